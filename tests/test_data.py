@@ -1,0 +1,262 @@
+"""bnlesson.data: locating, verifying, downloading and batching Fashion-MNIST."""
+
+import gzip
+import http.server
+import os
+import threading
+from functools import partial
+
+import numpy as onp
+import pytest
+
+from bnlesson import data
+
+SMALL = "t10k-labels-idx1-ubyte"  # 10 KB: cheap to copy and corrupt
+
+
+@pytest.fixture
+def isolated(monkeypatch, tmp_path):
+    """No $BNLESSON_DATA, an empty cache and no Debian folder."""
+    monkeypatch.delenv(data.DATA_ENV, raising=False)
+    monkeypatch.setenv("MXNET_HOME", str(tmp_path / "mxnet_home"))
+    monkeypatch.setattr(data, "DEBIAN_DIR", tmp_path / "no-debian")
+    monkeypatch.setattr(data, "MIRRORS", ("http://127.0.0.1:9/",))  # refused at once
+    return tmp_path
+
+
+def fill(folder, names=tuple(data.FILES), gz=True):
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        (folder / (name + (".gz" if gz else ""))).write_bytes(b"")
+    return folder
+
+
+def real_bytes(real_data_dir, name):
+    return data.read_verified(data._file_in(real_data_dir, name))
+
+
+# --- where the files are looked for ---------------------------------------
+
+
+def test_search_order_without_overrides(isolated, monkeypatch):
+    dirs = [d for d, _ in data.candidate_dirs()]
+    assert dirs == [isolated / "mxnet_home/datasets/fashion-mnist", data.DEBIAN_DIR]
+
+
+def test_cache_wins_over_debian(isolated):
+    cache = fill(data.cache_dir())
+    fill(data.DEBIAN_DIR)
+    assert data.find_data() == cache
+
+
+def test_debian_used_when_cache_incomplete(isolated):
+    fill(data.cache_dir(), names=[SMALL])
+    debian = fill(data.DEBIAN_DIR, gz=False)
+    assert data.find_data() == debian
+
+
+def test_env_var_wins_and_never_falls_through(isolated, monkeypatch):
+    fill(data.cache_dir())
+    chosen = fill(isolated / "mine")
+    monkeypatch.setenv(data.DATA_ENV, str(chosen))
+    assert data.find_data() == chosen
+    monkeypatch.setenv(data.DATA_ENV, str(isolated / "empty"))
+    with pytest.raises(data.DataError, match=r"\$BNLESSON_DATA"):
+        data.find_data()
+    with pytest.raises(data.DataError):  # named explicitly: no download either
+        data.ensure_data()
+
+
+def test_root_argument_wins_over_env(isolated, monkeypatch):
+    monkeypatch.setenv(data.DATA_ENV, str(fill(isolated / "env")))
+    root = fill(isolated / "root")
+    assert data.find_data(root) == root
+
+
+def test_missing_everywhere_says_what_to_do(isolated):
+    with pytest.raises(data.DataError) as err:
+        data.ensure_data()  # tries the (refused) mirror, then explains
+    message = str(err.value)
+    assert "no network?" in message
+    assert "apt-get install dataset-fashion-mnist" in message
+    assert "BNLESSON_DATA" in message
+    assert "python -m bnlesson.data" in message
+    assert not list(data.cache_dir().glob("*")), "nothing half-written is left"
+
+
+# --- verification ---------------------------------------------------------
+
+
+def test_real_files_verify(real_data_dir):
+    for name, (_, size) in data.FILES.items():
+        assert len(data.read_verified(data._file_in(real_data_dir, name))) == size
+
+
+def test_uncompressed_copy_is_accepted(real_data_dir, tmp_path):
+    raw = tmp_path / SMALL
+    raw.write_bytes(real_bytes(real_data_dir, SMALL))
+    assert data.read_verified(raw)[:4] == b"\x00\x00\x08\x01"
+
+
+def test_corrupt_copy_is_refused(real_data_dir, tmp_path):
+    content = bytearray(real_bytes(real_data_dir, SMALL))
+    content[5000] ^= 0xFF
+    bad = tmp_path / (SMALL + ".gz")
+    bad.write_bytes(gzip.compress(bytes(content)))
+    with pytest.raises(data.DataError, match="corrupt: the SHA-256") as err:
+        data.read_verified(bad)
+    assert str(bad) in str(err.value) and "Delete it" in str(err.value)
+
+
+def test_truncated_gzip_is_refused(real_data_dir, tmp_path):
+    good = gzip.compress(real_bytes(real_data_dir, SMALL))
+    bad = tmp_path / (SMALL + ".gz")
+    bad.write_bytes(good[: len(good) // 2])
+    with pytest.raises(data.DataError, match="truncated or not a valid gzip"):
+        data.read_verified(bad)
+
+
+def test_truncated_raw_file_is_refused(real_data_dir, tmp_path):
+    bad = tmp_path / SMALL
+    bad.write_bytes(real_bytes(real_data_dir, SMALL)[:-8])
+    with pytest.raises(data.DataError, match="expected 10008"):
+        data.read_verified(bad)
+
+
+def test_loading_from_a_corrupt_location_fails(real_data_dir, isolated):
+    folder = isolated / "copy"
+    folder.mkdir()
+    for name in data.FILES:
+        if name != SMALL:
+            src = data._file_in(real_data_dir, name)
+            os.symlink(src, folder / src.name)
+    (folder / (SMALL + ".gz")).write_bytes(gzip.compress(b"not the labels"))
+    with pytest.raises(data.DataError, match=SMALL):
+        data.load_arrays("test", root=folder)
+
+
+# --- downloading, against a local server ----------------------------------
+
+
+@pytest.fixture
+def server(tmp_path):
+    served = tmp_path / "served"
+    served.mkdir()
+    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    handler.log_message = lambda *a: None
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield served, f"http://127.0.0.1:{httpd.server_address[1]}/"
+    httpd.shutdown()
+
+
+def _dest_with_images(real_data_dir, tmp_path):
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    for name in data.FILES:  # images present: only the labels get downloaded
+        if "images" in name:
+            src = data._file_in(real_data_dir, name)
+            os.symlink(src, dest / src.name)
+    return dest
+
+
+def test_download_verifies_and_renames(real_data_dir, tmp_path, server):
+    served, url = server
+    for name in data.FILES:
+        if "labels" in name:
+            (served / f"{name}.gz").write_bytes(
+                gzip.compress(real_bytes(real_data_dir, name))
+            )
+    dest = _dest_with_images(real_data_dir, tmp_path)
+    assert data.download(dest, mirrors=["http://127.0.0.1:9/", url]) == dest
+    assert data.find_data(dest) == dest
+    assert not list(dest.glob("*.part-*"))
+    _, y = data.load_arrays("test", root=dest)
+    assert onp.bincount(y).tolist() == [1000] * 10
+
+
+def test_corrupt_download_leaves_nothing(real_data_dir, tmp_path, server):
+    served, url = server
+    for name in data.FILES:
+        if "labels" in name:
+            (served / f"{name}.gz").write_bytes(gzip.compress(b"\x00" * 60008))
+    dest = _dest_with_images(real_data_dir, tmp_path)
+    with pytest.raises(data.DataError, match="Could not download"):
+        data.download(dest, mirrors=[url])
+    assert all("images" in p.name for p in dest.iterdir()), "no label file, no .part"
+
+
+def test_offline_download_error(tmp_path):
+    with pytest.raises(data.DataError) as err:
+        data.download(tmp_path / "d", mirrors=["http://127.0.0.1:9/"], timeout=2)
+    assert "no network?" in str(err.value)
+    assert "apt-get install dataset-fashion-mnist" in str(err.value)
+    assert not list((tmp_path / "d").iterdir())
+
+
+# --- arrays and batches ---------------------------------------------------
+
+
+def test_arrays_are_nchw_float_in_unit_range():
+    X, y = data.load_arrays("test")
+    assert X.shape == (10000, 1, 28, 28) and X.dtype == onp.float32
+    assert y.shape == (10000,) and y.dtype == onp.int32
+    assert X.min() == 0.0 and X.max() == 1.0
+    assert onp.bincount(y).tolist() == [1000] * 10
+    assert data.text_labels(y[:3]) == ["ankle boot", "pullover", "trouser"]
+
+
+def test_split_name_is_checked():
+    with pytest.raises(ValueError, match="split must be one of"):
+        data.load_arrays("validation")
+
+
+def test_every_example_once_per_epoch_reshuffled():
+    X = onp.arange(10, dtype=onp.float32).reshape(10, 1, 1, 1)
+    it = data.Batches(X, onp.arange(10, dtype=onp.int32), batch_size=4, shuffle=True)
+    assert len(it) == 3
+    epochs = []
+    for _ in range(2):
+        batches = list(it)
+        assert [len(yb) for _, yb in batches] == [4, 4, 2]
+        seen = onp.concatenate([yb.asnumpy() for _, yb in batches])
+        assert sorted(seen.tolist()) == list(range(10))
+        for Xb, yb in batches:
+            assert (Xb.asnumpy().ravel() == yb.asnumpy()).all(), "X and y stay paired"
+            assert Xb.dtype == onp.float32 and yb.dtype == onp.int32
+        epochs.append(seen.tolist())
+    assert epochs[0] != epochs[1]
+    again = data.Batches(X, onp.arange(10, dtype=onp.int32), 4, shuffle=True)
+    assert onp.concatenate([y.asnumpy() for _, y in again]).tolist() == epochs[0]
+
+
+def test_test_batches_keep_file_order():
+    _, test_iter = data.load_data_fashion_mnist(1000, verbose=False, fast=False)
+    X, y = next(iter(test_iter))
+    assert X.shape == (1000, 1, 28, 28)
+    assert y.asnumpy().tolist() == data.load_arrays("test")[1][:1000].tolist()
+
+
+def test_batches_refuse_bad_arguments():
+    with pytest.raises(ValueError, match="batch_size"):
+        data.Batches(onp.zeros((2, 1)), onp.zeros(2), batch_size=0)
+    with pytest.raises(ValueError, match="examples"):
+        data.Batches(onp.zeros((2, 1)), onp.zeros(3), batch_size=1)
+
+
+def test_fast_mode_subset_is_fixed_and_balanced(monkeypatch, capsys):
+    monkeypatch.setenv("BNLESSON_FAST", "1")
+    train, test = data.load_data_fashion_mnist(256)
+    assert "fast mode: 2560 training and 1000 test images" in capsys.readouterr().out
+    assert onp.bincount(train.y).tolist() == [data.FAST_TRAIN_PER_CLASS] * 10
+    assert onp.bincount(test.y).tolist() == [data.FAST_TEST_PER_CLASS] * 10
+    again, _ = data.load_data_fashion_mnist(256, verbose=False)
+    assert (again.X == train.X).all()
+    monkeypatch.setenv("BNLESSON_FAST", "0")
+    full, _ = data.load_data_fashion_mnist(256, verbose=False)
+    assert full.num_examples == 60000 and len(full) == 235
+
+
+def test_cli_reports_and_fails_clearly(isolated, capsys):
+    assert data.main(["--no-download"]) == 1
+    assert "Fashion-MNIST was not found" in capsys.readouterr().err

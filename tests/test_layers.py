@@ -1,0 +1,188 @@
+"""batch_norm and BatchNorm against Gluon's nn.BatchNorm and hand-computed values."""
+
+import mxnet as mx
+import numpy as onp
+import pytest
+from mxnet import autograd, np
+from mxnet.gluon import nn
+from numpy.testing import assert_allclose
+
+from bnlesson import BatchNorm, batch_norm
+from bnlesson.layers import stat_shape
+
+SHAPES = [(16, 5), (8, 3, 6, 6)]
+
+
+def stats(shape, seed=0):
+    rng = onp.random.default_rng(seed)
+    s = stat_shape(onp.zeros(shape))
+    gamma, beta = rng.uniform(0.5, 2, s), rng.normal(0, 1, s)
+    mean, var = rng.normal(0, 1, s), rng.uniform(0.5, 2, s)
+    return [np.array(a, dtype="float32") for a in (gamma, beta, mean, var)]
+
+
+def inputs(shape, seed=0):
+    return np.array(onp.random.default_rng(seed).normal(3, 2, shape), dtype="float32")
+
+
+def gluon_reference(shape, gamma, beta, mean, var):
+    """nn.BatchNorm holding the same parameters and running statistics."""
+    ref = nn.BatchNorm(momentum=0.9, epsilon=1e-5, in_channels=shape[1])
+    ref.initialize()
+    for p, v in ((ref.gamma, gamma), (ref.beta, beta)):
+        p.set_data(v.reshape(-1))
+    ref.running_mean.set_data(mean.reshape(-1))
+    ref.running_var.set_data(var.reshape(-1))
+    return ref
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_training_mode_matches_hand_computation(shape):
+    X = inputs(shape)
+    gamma, beta, mean, var = stats(shape)
+    with autograd.record():
+        Y, new_mean, new_var = batch_norm(X, gamma, beta, mean, var, 1e-5, 0.9)
+    x = X.asnumpy().astype(onp.float64)
+    axes = (0,) if len(shape) == 2 else (0, 2, 3)
+    mu = x.mean(axis=axes, keepdims=True)
+    sigma2 = ((x - mu) ** 2).mean(axis=axes, keepdims=True)  # biased
+    expected = gamma.asnumpy() * (x - mu) / onp.sqrt(sigma2 + 1e-5) + beta.asnumpy()
+    assert_allclose(Y.asnumpy(), expected, atol=2e-5)
+    assert_allclose(new_mean.asnumpy(), 0.9 * mean.asnumpy() + 0.1 * mu, rtol=1e-5)
+    assert_allclose(new_var.asnumpy(), 0.9 * var.asnumpy() + 0.1 * sigma2, rtol=1e-5)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_training_mode_matches_gluon(shape):
+    X = inputs(shape)
+    gamma, beta, mean, var = stats(shape)
+    ref = gluon_reference(shape, gamma, beta, mean, var)
+    with autograd.record():
+        Y, new_mean, new_var = batch_norm(X, gamma, beta, mean, var, 1e-5, 0.9)
+        Y_ref = ref(X)
+    Y_ref.backward()  # Gluon updates its running statistics in backward()
+    assert_allclose(Y.asnumpy(), Y_ref.asnumpy(), atol=1e-5)
+    assert_allclose(new_mean.asnumpy().ravel(), ref.running_mean.data().asnumpy(), atol=1e-6)
+    assert_allclose(new_var.asnumpy().ravel(), ref.running_var.data().asnumpy(), atol=1e-5)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_prediction_mode_matches_gluon_and_keeps_statistics(shape):
+    X = inputs(shape)
+    gamma, beta, mean, var = stats(shape)
+    ref = gluon_reference(shape, gamma, beta, mean, var)
+    assert not autograd.is_training()
+    Y, new_mean, new_var = batch_norm(X, gamma, beta, mean, var, 1e-5, 0.9)
+    assert_allclose(Y.asnumpy(), ref(X).asnumpy(), atol=1e-5)
+    assert new_mean is mean and new_var is var
+
+
+def test_per_channel_statistics_are_normalized():
+    X = inputs((8, 3, 6, 6))
+    ones, zeros = np.ones((1, 3, 1, 1)), np.zeros((1, 3, 1, 1))
+    with autograd.record():
+        Y, _, _ = batch_norm(X, ones, zeros, zeros, ones, 1e-5, 0.9)
+    y = Y.asnumpy()
+    assert_allclose(y.mean(axis=(0, 2, 3)), 0, atol=1e-5)
+    assert_allclose(y.var(axis=(0, 2, 3)), 1, atol=1e-3)
+
+
+def test_gradients_match_gluon():
+    shape = (8, 3, 5, 5)
+    X1, X2 = inputs(shape), inputs(shape)
+    gamma, beta, mean, var = stats(shape)
+    ref = gluon_reference(shape, gamma, beta, mean, var)
+    for x in (X1, X2):
+        x.attach_grad()
+    gamma.attach_grad()
+    with autograd.record():
+        Y, _, _ = batch_norm(X1, gamma, beta, mean, var, 1e-5, 0.9)
+        loss = (Y * Y).sum()
+        loss_ref = (ref(X2) ** 2).sum()
+    loss.backward()
+    loss_ref.backward()
+    assert_allclose(X1.grad.asnumpy(), X2.grad.asnumpy(), atol=1e-4)
+    assert_allclose(gamma.grad.asnumpy().ravel(), ref.gamma.grad().asnumpy(), rtol=1e-4)
+
+
+def test_batch_of_one_collapses_to_beta():
+    X = inputs((1, 4))
+    gamma, beta, mean, var = stats((1, 4))
+    with autograd.record():
+        Y, _, _ = batch_norm(X, gamma, beta, mean, var, 1e-5, 0.9)
+    assert_allclose(Y.asnumpy(), beta.asnumpy(), atol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(4,), (2, 3, 4), (1, 2, 3, 4, 5)])
+def test_wrong_rank_is_a_value_error(shape):
+    X = np.ones(shape)
+    s = np.ones((1, 3))
+    for mode in (autograd.record, autograd.predict_mode):
+        with mode(), pytest.raises(ValueError, match="accepts a 2-D input"):
+            batch_norm(X, s, s, s, s, 1e-5, 0.9)
+
+
+def test_wrong_statistic_shape_names_the_fix():
+    X = np.ones((2, 3, 4, 4))
+    good, bad = np.ones((1, 3, 1, 1)), np.ones((1, 3))
+    with pytest.raises(ValueError, match=r"moving_var has shape \(1, 3\).*\(1, 3, 1, 1\)"):
+        batch_norm(X, good, good, good, bad, 1e-5, 0.9)
+    with pytest.raises(ValueError, match=r"gamma has shape \(4,\)"):
+        batch_norm(np.ones((2, 4)), np.ones(4), *[np.ones((1, 4))] * 3, 1e-5, 0.9)
+
+
+# --- the Block ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("num_dims, shape", [(2, (1, 7)), (4, (1, 7, 1, 1))])
+def test_block_shapes_and_initial_values(num_dims, shape):
+    layer = BatchNorm(7, num_dims)
+    layer.initialize()
+    assert layer.gamma.data().shape == shape and layer.beta.data().shape == shape
+    assert (layer.gamma.data() == 1).all() and (layer.beta.data() == 0).all()
+    assert (layer.moving_mean == 0).all() and (layer.moving_var == 1).all()
+    assert sorted(p.split("_")[-1] for p in layer.collect_params()) == ["beta", "gamma"]
+
+
+def test_block_refuses_other_ranks():
+    with pytest.raises(ValueError, match="num_dims must be 2"):
+        BatchNorm(3, 3)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_block_tracks_gluon_over_steps(shape):
+    mine = BatchNorm(shape[1], len(shape))
+    ref = nn.BatchNorm(in_channels=shape[1])
+    mine.initialize()
+    ref.initialize()
+    for step in range(4):
+        X = inputs(shape, seed=step)
+        with autograd.record():
+            Y, Y_ref = mine(X), ref(X)
+        Y_ref.backward()
+        assert_allclose(Y.asnumpy(), Y_ref.asnumpy(), atol=1e-5)
+        assert_allclose(mine.moving_mean.asnumpy().ravel(), ref.running_mean.data().asnumpy(), atol=1e-6)
+        assert_allclose(mine.moving_var.asnumpy().ravel(), ref.running_var.data().asnumpy(), atol=1e-5)
+    X = inputs(shape, seed=99)
+    assert_allclose(mine(X).asnumpy(), ref(X).asnumpy(), atol=1e-5)  # prediction
+
+
+def test_block_prediction_leaves_statistics_alone():
+    layer = BatchNorm(3, 2)
+    layer.initialize()
+    X = inputs((5, 3))
+    Y = layer(X)  # outside record(): prediction mode, the identity at start
+    assert_allclose(Y.asnumpy(), X.asnumpy() / onp.sqrt(1 + 1e-5), rtol=1e-6)
+    assert (layer.moving_mean == 0).all() and (layer.moving_var == 1).all()
+
+
+def test_block_moves_statistics_to_the_input_device():
+    layer = BatchNorm(3, 4)
+    layer.initialize(ctx=mx.cpu(1))
+    assert layer.moving_mean.ctx == mx.cpu(0)
+    X = np.array(inputs((4, 3, 5, 5)), ctx=mx.cpu(1))
+    with autograd.record():
+        Y = layer(X)
+    assert Y.ctx == mx.cpu(1)
+    assert layer.moving_mean.ctx == mx.cpu(1) and layer.moving_var.ctx == mx.cpu(1)
+    assert float(np.abs(layer.moving_mean).sum()) > 0, "the update happened there"

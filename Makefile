@@ -46,13 +46,16 @@ data: env
 	fi
 	@$(BIN)/python -m bnlesson.data
 
+# Jupyter refuses to run as root unless told; containers and CI often are root.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
 lab: data
 	@echo "Starting Jupyter Lab on notebooks/ (open the URL below; Ctrl-C stops it)"
-	$(BIN)/jupyter lab --no-browser --ip=$(IP) --port=$(PORT) \
+	$(BIN)/jupyter lab --no-browser --ip=$(IP) --port=$(PORT) $(ROOT_FLAG) \
 		--ServerApp.root_dir=notebooks
 
 test: data
-	BNLESSON_FAST=1 MPLBACKEND=agg $(BIN)/python -m pytest -q -p no:cacheprovider \
+	BNLESSON_FAST=1 $(BIN)/python -m pytest -q -p no:cacheprovider \
 		tests $(NOTEBOOKS) --nbval --nbval-current-env \
 		--nbval-sanitize-with tests/sanitize.cfg $(ARGS)
 

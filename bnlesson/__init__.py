@@ -1,20 +1,41 @@
-"""bnlesson: teaching batch normalization with MXNet Gluon and d2l."""
+"""bnlesson: teaching batch normalization with MXNet Gluon and d2l.
 
-from .config import epochs, fast_mode, pick, print_versions, set_seed, versions
-from .data import CLASS_NAMES, DataError, load_data_fashion_mnist
-from .layers import BatchNorm, batch_norm
+Public names are imported on first use (PEP 562), so ``import bnlesson`` and
+``python -m bnlesson.data`` do not load MXNet until something needs it.
+"""
 
-__all__ = [
-    "CLASS_NAMES",
-    "BatchNorm",
-    "DataError",
-    "batch_norm",
-    "epochs",
-    "fast_mode",
-    "load_data_fashion_mnist",
-    "pick",
-    "print_versions",
-    "set_seed",
-    "versions",
-]
+from __future__ import annotations
+
+import importlib
+
 __version__ = "0.1.0"
+
+# public name -> module that defines it
+_EXPORTS = {
+    "epochs": "config",
+    "fast_mode": "config",
+    "pick": "config",
+    "print_versions": "config",
+    "set_seed": "config",
+    "versions": "config",
+    "CLASS_NAMES": "data",
+    "DataError": "data",
+    "load_data_fashion_mnist": "data",
+    "BatchNorm": "layers",
+    "batch_norm": "layers",
+}
+_SUBMODULES = {"config", "data", "layers", "notebook", "models", "train", "plots",
+               "fastbn", "bench", "experiments", "figure1"}  # fmt: skip
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'bnlesson' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS) | _SUBMODULES)

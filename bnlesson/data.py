@@ -341,7 +341,7 @@ def load_data_fashion_mnist(
 
     The training batches are reshuffled every epoch; the test batches are in
     file order. In fast mode (``BNLESSON_FAST=1``, or ``fast=True``) both are
-    a fixed, class-balanced subset, announced in one printed line.
+    a fixed, class-balanced subset. One printed line says which data is used.
     """
     fast = config.fast_mode() if fast is None else fast
     X_train, y_train = load_arrays("train", root)
@@ -350,11 +350,17 @@ def load_data_fashion_mnist(
         tr = balanced_subset(y_train, FAST_TRAIN_PER_CLASS)
         te = balanced_subset(y_test, FAST_TEST_PER_CLASS)
         X_train, y_train, X_test, y_test = X_train[tr], y_train[tr], X_test[te], y_test[te]
-        if verbose:
-            print(
-                f"fast mode: {len(tr)} training and {len(te)} test images "
-                f"(balanced subset), at most {config.FAST_MAX_EPOCHS} epoch"
-            )
+    if verbose:
+        mode = (
+            f"fast mode: a class-balanced subset, at most "
+            f"{config.FAST_MAX_EPOCHS} epoch"
+            if fast
+            else "full data"
+        )
+        print(
+            f"Fashion-MNIST: {len(X_train)} training and {len(X_test)} test "
+            f"images ({mode})"
+        )
     return (
         Batches(X_train, y_train, batch_size, shuffle=True, seed=seed),
         Batches(X_test, y_test, batch_size, shuffle=False),

@@ -32,7 +32,7 @@ def stat_shape(X) -> tuple:
     )
 
 
-def _check_stats(X, **stats) -> None:
+def check_stats(X, **stats) -> None:
     expected = stat_shape(X)
     for name, value in stats.items():
         if tuple(value.shape) != expected:
@@ -89,7 +89,7 @@ def batch_norm(X, gamma, beta, moving_mean, moving_var, eps, momentum):
     ValueError
         If `X` is neither 2-D nor 4-D, or a statistic has the wrong shape.
     """
-    _check_stats(
+    check_stats(
         X, gamma=gamma, beta=beta, moving_mean=moving_mean, moving_var=moving_var
     )
     if not autograd.is_training():

@@ -1,6 +1,11 @@
 import warnings
 
+import matplotlib
 import pytest
+
+# Unit tests draw off-screen. (Not via MPLBACKEND: that would leak into the
+# notebook kernels nbval starts and break their inline figures.)
+matplotlib.use("agg")
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 

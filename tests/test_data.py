@@ -247,7 +247,10 @@ def test_batches_refuse_bad_arguments():
 def test_fast_mode_subset_is_fixed_and_balanced(monkeypatch, capsys):
     monkeypatch.setenv("BNLESSON_FAST", "1")
     train, test = data.load_data_fashion_mnist(256)
-    assert "fast mode: 2560 training and 1000 test images" in capsys.readouterr().out
+    assert capsys.readouterr().out == (
+        "Fashion-MNIST: 2560 training and 1000 test images "
+        "(fast mode: a class-balanced subset, at most 1 epoch)\n"
+    )
     assert onp.bincount(train.y).tolist() == [data.FAST_TRAIN_PER_CLASS] * 10
     assert onp.bincount(test.y).tolist() == [data.FAST_TEST_PER_CLASS] * 10
     again, _ = data.load_data_fashion_mnist(256, verbose=False)

@@ -1,0 +1,54 @@
+"""Helpers for tests that read or run the lesson notebooks."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def notebook(prefix: str) -> Path:
+    """Return the lesson notebook whose name starts with `prefix` (e.g. "01")."""
+    matches = [p for p in NOTEBOOKS if p.name.startswith(prefix)]
+    if len(matches) != 1:
+        raise LookupError(f"expected one notebook starting with {prefix!r}: {matches}")
+    return matches[0]
+
+
+def code_cells(path: Path) -> list[str]:
+    return [c.source for c in nbformat.read(path, as_version=4).cells
+            if c.cell_type == "code"]  # fmt: skip
+
+
+def definitions(path: Path, names: set[str], preamble: str = "") -> dict:
+    """Execute the notebook cells that define `names` and return what they define.
+
+    Only cells whose top-level statements are all ``def``/``class``/imports
+    are taken, so nothing else in the lesson runs. `preamble` supplies the
+    imports the lesson made in its setup cell.
+    """
+    namespace: dict = {}
+    exec(preamble, namespace)
+    found = set()
+    for source in code_cells(path):
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            continue  # IPython magics; definitions never use them
+        defined = {n.name for n in tree.body
+                   if isinstance(n, (ast.FunctionDef, ast.ClassDef))}  # fmt: skip
+        only_definitions = all(
+            isinstance(n, (ast.FunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom))
+            for n in tree.body
+        )
+        if defined & names and only_definitions:
+            exec(compile(tree, str(path), "exec"), namespace)
+            found |= defined
+    missing = names - found
+    if missing:
+        raise LookupError(f"{path.name} defines no {sorted(missing)} in a cell of its own")
+    return namespace

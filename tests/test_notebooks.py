@@ -1,0 +1,102 @@
+"""The lesson notebooks: committed executed, runnable twice, in step with the package."""
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from nbutil import NOTEBOOKS, ROOT
+
+IDS = [p.name for p in NOTEBOOKS]
+
+
+def test_there_are_lessons():
+    assert NOTEBOOKS, "no notebooks/NN_*.ipynb found"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_committed_executed_top_to_bottom(path):
+    nb = nbformat.read(path, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code" and c.source.strip()]
+    counts = [c.execution_count for c in code]
+    assert counts == list(range(1, len(code) + 1)), "re-run the notebook: make run"
+    for cell in code:
+        for out in cell.outputs:
+            assert out.output_type != "error", cell.source[:80]
+            text = json.dumps(out.get("text", "")) + json.dumps(out.get("data", {}))
+            assert not re.search(r"/root/|/home/|/work/|/tmp/", text), (
+                f"output shows a machine path: {cell.source[:60]!r}"
+            )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_first_code_cell_prints_versions_and_mode(path):
+    nb = nbformat.read(path, as_version=4)
+    first = next(c for c in nb.cells if c.cell_type == "code")
+    printed = "".join(o.get("text", "") for o in first.outputs)
+    assert re.search(r"Python 3\.\d+\.\d+, MXNet 1\.9\.1, d2l 1\.0\.3", printed)
+    assert "fast mode off" in printed, "commit the full-mode run (make run)"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_runs_twice_in_one_kernel(path):
+    """A student re-runs everything: re-initialising nets and data must work."""
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        nb, timeout=900, kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+    )  # fmt: skip
+    with client.setup_kernel():
+        for _ in range(2):
+            for index, cell in enumerate(nb.cells):
+                client.execute_cell(cell, index)  # raises CellExecutionError
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_make_lab_serves_the_lessons():
+    port, token = _free_port(), "bnlesson-test"
+    env = dict(os.environ, JUPYTER_TOKEN=token)
+    proc = subprocess.Popen(
+        ["make", "--no-print-directory", "lab", f"PORT={port}"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        start_new_session=True, text=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}/api/contents?token={token}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(url, timeout=5) as r:
+                    listing = json.load(r)
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(f"Jupyter Lab did not answer:\n{proc.stdout.read()}")
+                time.sleep(1)
+        names = {item["name"] for item in listing["content"]}
+        assert {p.name for p in NOTEBOOKS} <= names
+        with urllib.request.urlopen(
+            f"http://127.0.0.1:{port}/lab?token={token}", timeout=10
+        ) as r:
+            assert r.status == 200 and b"JupyterLab" in r.read()
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)

@@ -23,6 +23,13 @@ _EXPORTS = {
     "load_data_fashion_mnist": "data",
     "BatchNorm": "layers",
     "batch_norm": "layers",
+    "batchnorm_layers": "models",
+    "lenet": "models",
+    "History": "train",
+    "TrainingDiverged": "train",
+    "evaluate_accuracy": "train",
+    "plot_curves": "plots",
+    "plot_gamma_beta": "plots",
 }
 _SUBMODULES = {"config", "data", "layers", "notebook", "models", "train", "plots",
                "fastbn", "bench", "experiments", "figure1"}  # fmt: skip

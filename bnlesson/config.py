@@ -38,7 +38,7 @@ def set_seed(seed: int = 0) -> None:
     import mxnet as mx
 
     random.seed(seed)
-    onp.random.seed(seed)
+    onp.random.seed(seed)  # noqa: NPY002 - seeds the global generator others use
     mx.random.seed(seed)
 
 
@@ -59,7 +59,9 @@ def versions() -> dict:
 def print_versions() -> None:
     """Print one line with the versions in use and the fast-mode switch."""
     v = versions()
-    mode = "on (BNLESSON_FAST=1: small data, at most 1 epoch)" if v["fast_mode"] else "off"
+    mode = (
+        "on (BNLESSON_FAST=1: small data, at most 1 epoch)" if v["fast_mode"] else "off"
+    )
     print(
         f"Python {v['python']}, MXNet {v['mxnet']}, d2l {v['d2l']}, "
         f"numpy {v['numpy']}; fast mode {mode}"

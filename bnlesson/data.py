@@ -226,7 +226,9 @@ def _download_one(url: str, target: Path, name: str, timeout: float) -> None:
     fd, tmp_name = tempfile.mkstemp(prefix=target.name + ".part-", dir=target.parent)
     tmp = Path(tmp_name)
     try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as r:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(
+            url, timeout=timeout
+        ) as r:
             while chunk := r.read(1 << 20):
                 out.write(chunk)
         try:
@@ -239,7 +241,9 @@ def _download_one(url: str, target: Path, name: str, timeout: float) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def ensure_data(root: str | os.PathLike | None = None, allow_download: bool = True) -> Path:
+def ensure_data(
+    root: str | os.PathLike | None = None, allow_download: bool = True
+) -> Path:
     """Return a folder with all four files, downloading them if none has them.
 
     Downloading happens only when no location was named explicitly (an
@@ -349,7 +353,12 @@ def load_data_fashion_mnist(
     if fast:
         tr = balanced_subset(y_train, FAST_TRAIN_PER_CLASS)
         te = balanced_subset(y_test, FAST_TEST_PER_CLASS)
-        X_train, y_train, X_test, y_test = X_train[tr], y_train[tr], X_test[te], y_test[te]
+        X_train, y_train, X_test, y_test = (
+            X_train[tr],
+            y_train[tr],
+            X_test[te],
+            y_test[te],
+        )
     if verbose:
         mode = (
             f"fast mode: a class-balanced subset, at most "

@@ -50,5 +50,7 @@ def definitions(path: Path, names: set[str], preamble: str = "") -> dict:
             found |= defined
     missing = names - found
     if missing:
-        raise LookupError(f"{path.name} defines no {sorted(missing)} in a cell of its own")
+        raise LookupError(
+            f"{path.name} defines no {sorted(missing)} in a cell of its own"
+        )
     return namespace

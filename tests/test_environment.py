@@ -49,7 +49,9 @@ def test_environment_yml_python_is_supported_and_installs_the_package():
 
 
 def load_checker():
-    spec = importlib.util.spec_from_file_location("check_python", ROOT / "tools/check_python.py")
+    spec = importlib.util.spec_from_file_location(
+        "check_python", ROOT / "tools/check_python.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

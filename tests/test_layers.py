@@ -62,8 +62,12 @@ def test_training_mode_matches_gluon(shape):
         Y_ref = ref(X)
     Y_ref.backward()  # Gluon updates its running statistics in backward()
     assert_allclose(Y.asnumpy(), Y_ref.asnumpy(), atol=1e-5)
-    assert_allclose(new_mean.asnumpy().ravel(), ref.running_mean.data().asnumpy(), atol=1e-6)
-    assert_allclose(new_var.asnumpy().ravel(), ref.running_var.data().asnumpy(), atol=1e-5)
+    assert_allclose(
+        new_mean.asnumpy().ravel(), ref.running_mean.data().asnumpy(), atol=1e-6
+    )
+    assert_allclose(
+        new_var.asnumpy().ravel(), ref.running_var.data().asnumpy(), atol=1e-5
+    )
 
 
 @pytest.mark.parametrize("shape", SHAPES)
@@ -125,7 +129,9 @@ def test_wrong_rank_is_a_value_error(shape):
 def test_wrong_statistic_shape_names_the_fix():
     X = np.ones((2, 3, 4, 4))
     good, bad = np.ones((1, 3, 1, 1)), np.ones((1, 3))
-    with pytest.raises(ValueError, match=r"moving_var has shape \(1, 3\).*\(1, 3, 1, 1\)"):
+    with pytest.raises(
+        ValueError, match=r"moving_var has shape \(1, 3\).*\(1, 3, 1, 1\)"
+    ):
         batch_norm(X, good, good, good, bad, 1e-5, 0.9)
     with pytest.raises(ValueError, match=r"gamma has shape \(4,\)"):
         batch_norm(np.ones((2, 4)), np.ones(4), *[np.ones((1, 4))] * 3, 1e-5, 0.9)
@@ -161,8 +167,16 @@ def test_block_tracks_gluon_over_steps(shape):
             Y, Y_ref = mine(X), ref(X)
         Y_ref.backward()
         assert_allclose(Y.asnumpy(), Y_ref.asnumpy(), atol=1e-5)
-        assert_allclose(mine.moving_mean.asnumpy().ravel(), ref.running_mean.data().asnumpy(), atol=1e-6)
-        assert_allclose(mine.moving_var.asnumpy().ravel(), ref.running_var.data().asnumpy(), atol=1e-5)
+        assert_allclose(
+            mine.moving_mean.asnumpy().ravel(),
+            ref.running_mean.data().asnumpy(),
+            atol=1e-6,
+        )
+        assert_allclose(
+            mine.moving_var.asnumpy().ravel(),
+            ref.running_var.data().asnumpy(),
+            atol=1e-5,
+        )
     X = inputs(shape, seed=99)
     assert_allclose(mine(X).asnumpy(), ref(X).asnumpy(), atol=1e-5)  # prediction
 

@@ -5,6 +5,7 @@ import pytest
 from mxnet import autograd, np
 
 import bnlesson
+
 from nbutil import definitions, notebook
 
 PREAMBLE = "from mxnet import autograd, np, npx\nfrom mxnet.gluon import nn\n"

@@ -6,6 +6,7 @@ import pytest
 from mxnet import autograd, np
 
 import bnlesson
+
 from nbutil import definitions, notebook
 
 PREAMBLE = (
@@ -27,7 +28,10 @@ def batches(shape, steps):
 
 @pytest.mark.parametrize("shape", [(16, 5), (8, 3, 6, 6)])
 def test_same_outputs_and_state_over_steps(Lesson, shape):
-    ours, theirs = Lesson(shape[1], len(shape)), bnlesson.BatchNorm(shape[1], len(shape))
+    ours, theirs = (
+        Lesson(shape[1], len(shape)),
+        bnlesson.BatchNorm(shape[1], len(shape)),
+    )
     for layer in (ours, theirs):
         layer.initialize()
     for X in batches(shape, 4):

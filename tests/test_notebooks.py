@@ -1,4 +1,4 @@
-"""The lesson notebooks: committed executed, runnable twice, in step with the package."""
+"""The lesson notebooks: committed executed, runnable twice, served by Lab."""
 
 import json
 import os
@@ -86,7 +86,8 @@ def test_make_lab_serves_the_lessons():
                 break
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"Jupyter Lab did not answer:\n{proc.stdout.read()}")
+                    output = proc.stdout.read()
+                    raise AssertionError(f"Lab did not answer:\n{output}") from None
                 time.sleep(1)
         names = {item["name"] for item in listing["content"]}
         assert {p.name for p in NOTEBOOKS} <= names

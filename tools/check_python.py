@@ -3,6 +3,7 @@
 Runs on any Python 3 with the standard library only, so it can check the
 interpreter that is about to create `.venv`.
 """
+
 import sys
 
 SUPPORTED = ((3, 8), (3, 11))  # numpy 1.23.5 ships wheels for these only
@@ -19,7 +20,8 @@ def problem(version=None):
         "MXNet 1.9.1 needs numpy 1.23.5, which has no wheels for newer Pythons.\n"
         "Fix it one of two ways:\n"
         "  1. install a Python 3.11 interpreter and run: make PYTHON=python3.11 ...\n"
-        "     (e.g. `pyenv install 3.11`, `uv python install 3.11`, or apt's python3.11)\n"
+        "     (e.g. `pyenv install 3.11`, `uv python install 3.11`, "
+        "or apt's python3.11)\n"
         "  2. use conda: `conda env create -f environment.yml && "
         "conda activate bnlesson`,\n"
         "     then `make VENV=$CONDA_PREFIX ...`".format(

@@ -1,0 +1,149 @@
+"""LivePlot, plot_curves and plot_gamma_beta, drawn with the Agg backend."""
+
+import base64
+
+import matplotlib.pyplot as plt
+import numpy as onp
+import pytest
+from mxnet import np
+from mxnet.gluon import nn
+from numpy.testing import assert_allclose
+
+from bnlesson import BatchNorm, plots
+from bnlesson.train import History
+
+
+@pytest.fixture(autouse=True)
+def _agg_backend():
+    plt.switch_backend("agg")  # no window, no notebook: the tests run anywhere
+    yield
+    plt.close("all")
+
+
+def runs():
+    return {
+        "plain": History(loss=[2.0, 1.0], train_acc=[0.3, 0.6], test_acc=[0.4, 0.7]),
+        "batch norm": History(
+            loss=[1.5, 0.5], train_acc=[0.5, 0.8], test_acc=[0.6, 0.8]
+        ),
+    }
+
+
+# --- plot_curves -----------------------------------------------------------
+
+
+def test_curves_one_line_per_run():
+    ax = plots.plot_curves(runs(), metric="train_acc")
+    assert [line.get_label() for line in ax.get_lines()] == ["plain", "batch norm"]
+    assert [list(line.get_ydata()) for line in ax.get_lines()] == [
+        [0.3, 0.6],
+        [0.5, 0.8],
+    ]
+    assert list(ax.get_lines()[0].get_xdata()) == [1, 2]
+    assert ax.get_ylabel() == "train accuracy" and ax.get_xlabel() == "epoch"
+
+
+def test_curves_from_a_list_use_names_and_given_axes():
+    _, ax = plt.subplots()
+    named, unnamed = runs()["plain"], runs()["batch norm"]
+    named.name = "lenet"
+    assert plots.plot_curves([named, unnamed], ax=ax) is ax
+    assert [line.get_label() for line in ax.get_lines()] == ["lenet", "run 2"]
+    assert list(ax.get_lines()[1].get_ydata()) == [0.6, 0.8]  # test_acc by default
+
+
+def test_curves_refuse_unknown_metric():
+    with pytest.raises(ValueError, match="test_acc"):
+        plots.plot_curves(runs(), metric="accuracy")
+
+
+def test_library_figures_are_small():
+    ax = plots.plot_curves(runs())
+    assert tuple(ax.figure.get_size_inches()) == plots.FIGSIZE
+
+
+# --- plot_gamma_beta -------------------------------------------------------
+
+
+def trained_looking(layer, channels):
+    layer.initialize()
+    gamma = onp.linspace(0.5, 1.5, channels, dtype=onp.float32)
+    beta = onp.linspace(-1, 1, channels, dtype=onp.float32)
+    layer.gamma.set_data(np.array(gamma).reshape(layer.gamma.shape))
+    layer.beta.set_data(np.array(beta).reshape(layer.beta.shape))
+    return gamma, beta
+
+
+@pytest.mark.parametrize(
+    "layer, channels, xlabel",
+    [(BatchNorm(6, 4), 6, "channel"), (BatchNorm(84, 2), 84, "unit"),
+     (nn.BatchNorm(in_channels=16), 16, "channel or unit")],
+)  # fmt: skip
+def test_gamma_beta_bars(layer, channels, xlabel):
+    gamma, beta = trained_looking(layer, channels)
+    ax = plots.plot_gamma_beta(layer, title="BN 1")
+    assert len(ax.containers) == 2 and len(ax.patches) == 2 * channels
+    heights = [[bar.get_height() for bar in bars] for bars in ax.containers]
+    assert_allclose(heights[0], gamma, rtol=1e-6)
+    assert_allclose(heights[1], beta, rtol=1e-6)
+    assert ax.get_xlabel() == xlabel and ax.get_title() == "BN 1"
+
+
+# --- LivePlot --------------------------------------------------------------
+
+
+class FakeDisplay:
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, bundle, raw, display_id):
+        self.calls.append(("display", bundle, display_id))
+        return self
+
+    def update(self, bundle, raw):
+        self.calls.append(("update", bundle, None))
+
+
+def test_live_plot_collects_points_and_skips_missing():
+    live = plots.LivePlot(display=None)
+    live.add(1, (2.0, 0.3, None))
+    live.add(2, (1.0, 0.6, 0.7))
+    lines = live.ax.get_lines()
+    assert [line.get_label() for line in lines] == [
+        "train loss",
+        "train acc",
+        "test acc",
+    ]
+    assert [list(line.get_ydata()) for line in lines] == [[2.0, 1.0], [0.3, 0.6], [0.7]]
+    assert list(lines[2].get_xdata()) == [2]
+    with pytest.raises(ValueError, match="expected 3 values"):
+        live.add(3, (1.0,))
+
+
+def test_live_plot_is_not_a_pyplot_figure():
+    live = plots.LivePlot()
+    live.add(1, (1.0, 0.5, 0.5))
+    assert plt.get_fignums() == [], "the inline backend would show it again"
+
+
+def test_live_plot_shows_once_then_updates_as_png():
+    fake = FakeDisplay()
+    live = plots.LivePlot(legend=["a"], display=fake)
+    live.show()
+    live.add(1, [0.5])
+    live.add(2, [0.6])
+    assert [(kind, display_id) for kind, _, display_id in fake.calls] == [
+        ("display", True), ("update", None), ("update", None),
+    ]  # fmt: skip
+    for _, bundle, _ in fake.calls:
+        assert set(bundle) == {"image/png", "text/plain"}, "no SVG"
+        assert base64.b64decode(bundle["image/png"])[:8] == b"\x89PNG\r\n\x1a\n"
+        assert bundle["text/plain"] == "<Figure size 350x250 with 1 Axes>"
+
+
+def test_live_plot_outside_ipython_shows_nothing(capsys):
+    assert not plots.in_ipython_kernel()
+    live = plots.LivePlot()
+    live.add(1, (1.0, 0.5, 0.5))
+    assert live._handle is None
+    assert capsys.readouterr().out == ""

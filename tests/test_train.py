@@ -1,0 +1,281 @@
+"""train, evaluate_accuracy and History, on small slices of Fashion-MNIST."""
+
+import math
+import re
+
+import mxnet as mx
+import numpy as onp
+import pandas as pd
+import pytest
+from mxnet import autograd, npx
+from mxnet.gluon import nn
+
+from bnlesson import data, plots, set_seed
+from bnlesson.models import batchnorm_layers, lenet
+from bnlesson.train import History, TrainingDiverged, evaluate_accuracy, train
+
+N_TRAIN, N_TEST, BATCH = 512, 256, 128
+LINE = re.compile(
+    r"epoch (\d+), loss (\d+\.\d{4}), train acc ([01]\.\d{3}), "
+    r"test acc ([01]\.\d{3}), time (\d+\.\d) sec"
+)
+
+
+@pytest.fixture(scope="module")
+def arrays():
+    """Two disjoint slices of the (small) test split: 512 to train, 256 to test."""
+    npx.set_np()  # module fixtures run before conftest's per-test set_np
+    X, y = data.load_arrays("test")
+    return (
+        X[:N_TRAIN],
+        y[:N_TRAIN],
+        X[N_TRAIN : N_TRAIN + N_TEST],
+        y[N_TRAIN : N_TRAIN + N_TEST],
+    )
+
+
+@pytest.fixture
+def iters(arrays):
+    X, y, Xt, yt = arrays
+    set_seed(0)
+    return data.Batches(X, y, BATCH, shuffle=True), data.Batches(Xt, yt, BATCH)
+
+
+@pytest.fixture(scope="module")
+def gluon_run(arrays):
+    """One 2-epoch run of the Gluon-BN LeNet, with its printed output."""
+    import contextlib
+    import io
+
+    X, y, Xt, yt = arrays
+    set_seed(0)
+    net = lenet("gluon")
+    test_iter = data.Batches(Xt, yt, BATCH)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        history = train(
+            net, data.Batches(X, y, BATCH, shuffle=True), test_iter, 2, 1.0,
+            name="gluon", live=False,
+        )  # fmt: skip
+    return net, test_iter, history, out.getvalue()
+
+
+# --- History ---------------------------------------------------------------
+
+
+def test_history_after_two_epochs(gluon_run):
+    _, _, h, _ = gluon_run
+    for values in (h.loss, h.train_acc, h.test_acc, h.seconds):
+        assert len(values) == 2 and all(type(v) is float for v in values)
+    assert all(0 <= a <= 1 for a in h.train_acc + h.test_acc)
+    assert all(v > 0 for v in h.loss + h.seconds)
+    # Accuracies are counts over the examples, not means of batch means.
+    counts = [a * N_TRAIN for a in h.train_acc] + [a * N_TEST for a in h.test_acc]
+    assert counts == pytest.approx([round(c) for c in counts], abs=1e-6)
+    assert h.examples_per_sec == pytest.approx(2 * N_TRAIN / sum(h.seconds))
+    assert (h.device, h.lr, h.name) == ("cpu(0)", 1.0, "gluon")
+    assert h.final_test_acc == h.test_acc[-1]
+    assert h.best_test_acc == max(h.test_acc)
+
+
+def test_gluon_bn_learns_something_in_two_epochs(gluon_run):
+    _, _, h, _ = gluon_run
+    # Chance is 0.1 and a loss of log(10); the test accuracy may still lag
+    # after 8 steps, while the moving statistics catch up.
+    assert max(h.train_acc) > 0.25
+    assert min(h.loss) < math.log(10)
+
+
+def test_reported_test_acc_is_prediction_mode_accuracy(gluon_run):
+    net, test_iter, h, _ = gluon_run
+    assert evaluate_accuracy(net, test_iter) == h.test_acc[-1]
+
+
+def test_one_line_per_epoch_in_the_lecture_format(gluon_run):
+    _, _, h, out = gluon_run
+    lines = out.splitlines()
+    assert len(lines) == 2
+    for epoch, line in enumerate(lines):
+        match = LINE.fullmatch(line)
+        assert match, line
+        assert int(match[1]) == epoch + 1
+        assert float(match[2]) == round(h.loss[epoch], 4)
+        assert float(match[3]) == round(h.train_acc[epoch], 3)
+        assert float(match[4]) == round(h.test_acc[epoch], 3)
+        assert float(match[5]) == round(h.seconds[epoch], 1)
+
+
+def test_quiet_run_prints_nothing(iters, capsys):
+    train(lenet("none"), *iters, 1, 0.9, verbose=False, live=False)
+    assert capsys.readouterr().out == ""
+
+
+def test_history_properties_and_frame():
+    h = History(
+        loss=[1.0, 0.5, 0.4], train_acc=[0.5, 0.7, 0.8], test_acc=[0.6, 0.9, 0.8],
+        seconds=[9.0, 2.0, 3.0], lr=0.5, name="x",
+    )  # fmt: skip
+    assert (h.final_test_acc, h.best_test_acc, h.sec_per_epoch) == (0.8, 0.9, 3.0)
+    frame = h.to_frame()
+    assert isinstance(frame, pd.DataFrame)
+    assert list(frame.columns) == ["loss", "train_acc", "test_acc", "seconds"]
+    assert list(frame.index) == [1, 2, 3] and frame.index.name == "epoch"
+    assert frame.loc[2, "test_acc"] == 0.9
+    empty = History()
+    assert math.isnan(empty.final_test_acc) and math.isnan(empty.sec_per_epoch)
+    assert len(empty.to_frame()) == 0
+
+
+# --- devices and synchronisation -------------------------------------------
+
+
+def test_trains_on_another_device(arrays):
+    # cpu(1) is a different context from cpu(0), where the batches are made:
+    # anything not moved with as_in_ctx fails.
+    X, y, Xt, yt = arrays
+    net = lenet("scratch")
+    h = train(
+        net, data.Batches(X[:256], y[:256], BATCH), data.Batches(Xt, yt, BATCH),
+        1, 1.0, device=mx.cpu(1), verbose=False, live=False,
+    )  # fmt: skip
+    assert h.device == "cpu(1)"
+    assert all(p.list_ctx() == [mx.cpu(1)] for p in net.collect_params().values())
+    assert all(bn.moving_mean.ctx == mx.cpu(1) for bn in batchnorm_layers(net))
+
+
+def test_no_synchronisation_inside_an_epoch(iters, monkeypatch):
+    syncs = []
+    real = mx.nd.NDArray.asnumpy
+
+    def counting(self):
+        syncs.append(self.shape)
+        return real(self)
+
+    monkeypatch.setattr(mx.nd.NDArray, "asnumpy", counting)
+    train_iter, test_iter = iters
+    train_iter.batch_size = 32  # 16 batches per epoch
+    train(lenet("none"), train_iter, test_iter, 2, 0.9, verbose=False, live=False)
+    # Per epoch: the loss sum, the correct count and the test count.
+    assert len(syncs) == 2 * 3
+
+
+# --- divergence -------------------------------------------------------------
+
+
+def test_huge_learning_rate_stops_with_advice(iters):
+    with pytest.raises(TrainingDiverged) as err:
+        train(lenet("none"), *iters, 3, 1e36, verbose=False, live=False)
+    message = str(err.value)
+    assert message.startswith("loss became nan in epoch 1 at learning rate 1e+36:")
+    assert "Lower the learning rate" in message and "batch normalization" in message
+    assert isinstance(err.value, FloatingPointError)
+    assert (err.value.epoch, err.value.lr, err.value.history.loss) == (1, 1e36, [])
+
+
+class NanInSecondEpoch:
+    """Clean batches in epoch 1, then a batch with a NaN pixel."""
+
+    def __init__(self, batches):
+        self.batches, self.epoch = batches, 0
+
+    def __iter__(self):
+        self.epoch += 1
+        for i, (X, y) in enumerate(self.batches):
+            if self.epoch == 2 and i == 1:
+                X = X.copy()
+                X[0, 0, 0, 0] = onp.nan
+            yield X, y
+
+
+def test_nan_input_stops_after_the_epoch_that_saw_it(iters, capsys):
+    # Not LeNet: MXNet's max pooling turns NaN into -3.4e38 and hides it.
+    net = nn.HybridSequential()
+    net.add(nn.Dense(10))
+    train_iter, test_iter = iters
+    with pytest.raises(TrainingDiverged, match="nan in epoch 2 at learning rate 0.1"):
+        train(net, NanInSecondEpoch(train_iter), test_iter, 3, 0.1, live=False)
+    assert len(capsys.readouterr().out.splitlines()) == 1, "epoch 1 was reported"
+
+
+def test_forgetting_set_np_is_explained(iters):
+    npx.reset_np()
+    try:
+        with pytest.raises(RuntimeError, match=r"npx\.set_np\(\)"):
+            train(lenet("none"), *iters, 1, 0.9, verbose=False, live=False)
+    finally:
+        npx.set_np()
+
+
+@pytest.mark.parametrize(
+    "epochs, lr, match",
+    [(0, 0.9, "num_epochs"), (1, 0.0, "lr must be"), (1, 1e40, "lr must be")],
+)
+def test_bad_arguments(iters, epochs, lr, match):
+    with pytest.raises(ValueError, match=match):
+        train(lenet("none"), *iters, epochs, lr, verbose=False, live=False)
+
+
+# --- evaluate_accuracy -----------------------------------------------------
+
+
+class Oracle(nn.Block):
+    """Predicts the class written in the first feature; notes the autograd mode."""
+
+    def __init__(self):
+        super().__init__()
+        self.modes = []
+
+    def forward(self, X):
+        self.modes.append((autograd.is_training(), autograd.is_recording()))
+        return npx.one_hot(X[:, 0].astype("int32"), 10)
+
+
+def test_evaluate_accuracy_counts_by_hand():
+    predicted = onp.array([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 3], dtype=onp.float32)
+    labels = onp.array([0, 1, 2, 0, 0, 5, 6, 0, 8, 0, 3], dtype=onp.int32)
+    batches = data.Batches(predicted[:, None], labels, batch_size=4)  # 4, 4, 3
+    net = Oracle()
+    assert evaluate_accuracy(net, batches, mx.cpu()) == 7 / 11
+    with autograd.record():  # still prediction mode, nothing recorded
+        assert evaluate_accuracy(net, batches, mx.cpu(1)) == 7 / 11
+    assert net.modes == [(False, False)] * 6
+
+
+def test_evaluate_accuracy_refuses_empty_data():
+    with pytest.raises(ValueError, match="no examples"):
+        evaluate_accuracy(Oracle(), [], mx.cpu())
+
+
+# --- the live plot ---------------------------------------------------------
+
+
+class FakeDisplay:
+    def __init__(self):
+        self.shown, self.updates = [], []
+
+    def __call__(self, bundle, raw, display_id):
+        assert raw and display_id is True
+        self.shown.append(bundle)
+        return self
+
+    def update(self, bundle, raw):
+        self.updates.append(bundle)
+
+
+def test_live_plot_in_a_notebook_updates_one_output(iters, monkeypatch, capsys):
+    fake = FakeDisplay()
+    monkeypatch.setattr(plots, "in_ipython_kernel", lambda: True)
+    monkeypatch.setattr(plots, "_ipython_display", fake)
+    h = train(lenet("none"), *iters, 2, 0.9)  # live=None: on in a kernel
+    assert len(fake.shown) == 1 and len(fake.updates) == 2, "shown once, then updated"
+    assert all(set(b) == {"image/png", "text/plain"} for b in fake.shown + fake.updates)
+    assert len(capsys.readouterr().out.splitlines()) == 2, "the printed lines survive"
+    assert h.test_acc
+
+
+def test_no_live_plot_outside_a_notebook(iters, monkeypatch, capsys):
+    fake = FakeDisplay()
+    monkeypatch.setattr(plots, "_ipython_display", fake)
+    train(lenet("none"), *iters, 1, 0.9, live=True)
+    assert fake.shown == [] and fake.updates == []
+    assert capsys.readouterr().out.startswith("epoch 1, ")

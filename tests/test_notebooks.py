@@ -38,6 +38,16 @@ def test_committed_executed_top_to_bottom(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_nbval_markers_are_exact(path):
+    """nbval honours `# NBVAL_...` only alone on its line: `# NBVAL_X: why` is ignored."""
+    for source in (c.source for c in nbformat.read(path, as_version=4).cells):
+        for line in source.splitlines():
+            marker = re.match(r"\s*#+\s*(NBVAL_\w+)(.*)", line)
+            if marker:
+                assert not marker.group(2).strip(), f"put the reason on the next line: {line}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_first_code_cell_prints_versions_and_mode(path):
     nb = nbformat.read(path, as_version=4)
     first = next(c for c in nb.cells if c.cell_type == "code")

@@ -147,3 +147,70 @@ def test_live_plot_outside_ipython_shows_nothing(capsys):
     live.add(1, (1.0, 0.5, 0.5))
     assert live._handle is None
     assert capsys.readouterr().out == ""
+
+
+def test_show_images_titles_each_image_with_its_class():
+    from bnlesson.data import CLASS_NAMES
+    from bnlesson.plots import show_images
+
+    images = onp.zeros((5, 1, 28, 28), dtype=onp.float32)
+    axes = show_images(images, [0, 1, 2, 3, 9], num_cols=3)
+    assert axes.shape == (2, 3)
+    titles = [ax.get_title() for ax in axes.ravel()]
+    assert titles == [*(CLASS_NAMES[i] for i in (0, 1, 2, 3, 9)), ""]
+    assert [len(ax.images) for ax in axes.ravel()] == [1, 1, 1, 1, 1, 0]
+
+
+# --- lesson 05: plot_sweep and plot_bars --------------------------------------
+
+
+def grid_table():
+    import pandas as pd
+
+    return pd.DataFrame({
+        "norm": ["none", "none", "none", "gluon", "gluon", "gluon"],
+        "lr": [1.0, 0.1, 10.0, 0.1, 1.0, 10.0],
+        "final_test_acc": [0.5, 0.2, float("nan"), 0.7, 0.8, 0.75],
+        "diverged": [False, False, True, False, False, False],
+    })  # fmt: skip
+
+
+def test_sweep_one_line_per_hue_sorted_with_crosses_for_diverged_runs():
+    ax = plots.plot_sweep(grid_table(), x="lr", hue="norm", chance=0.1)
+    lines = [
+        ln for ln in ax.get_lines() if ln.get_label() in ("norm=none", "norm=gluon")
+    ]
+    assert [ln.get_label() for ln in lines] == ["norm=none", "norm=gluon"]
+    assert list(lines[0].get_xdata()) == [0.1, 1.0], "sorted by lr, diverged left out"
+    assert list(lines[0].get_ydata()) == [0.2, 0.5]
+    assert list(lines[1].get_ydata()) == [0.7, 0.8, 0.75]
+    crosses = [ln for ln in ax.get_lines() if ln.get_marker() == "x"]
+    assert len(crosses) == 1
+    assert list(crosses[0].get_xdata()) == [10.0]
+    assert list(crosses[0].get_ydata()) == [0.1]
+    assert crosses[0].get_color() == lines[0].get_color()
+    assert ax.get_xscale() == "log" and ax.get_yscale() == "linear"
+    assert "chance" in [t.get_text() for t in ax.get_legend().get_texts()]
+
+
+def test_sweep_without_hue_or_diverged_column():
+    table = grid_table().drop(columns="diverged").dropna()
+    ax = plots.plot_sweep(table, x="lr", logx=False, logy=True)
+    assert (
+        len(ax.get_lines()) == 1 and ax.get_lines()[0].get_label() == "final_test_acc"
+    )
+    assert ax.get_xscale() == "linear" and ax.get_yscale() == "log"
+    with pytest.raises(ValueError, match="no column 'batch_size'"):
+        plots.plot_sweep(table, x="batch_size")
+
+
+def test_bars_group_by_x_one_container_per_hue():
+    ax = plots.plot_bars(grid_table(), x="lr", hue="norm", ylim=(0, 1))
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["1.0", "0.1", "10.0"]
+    assert len(ax.containers) == 2
+    heights = [[bar.get_height() for bar in c] for c in ax.containers]
+    assert heights[0][:2] == [0.5, 0.2] and onp.isnan(heights[0][2])
+    assert heights[1] == [0.8, 0.7, 0.75], "in the x order of the table"
+    assert ax.get_ylim() == (0, 1)
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["norm=none", "norm=gluon"]

@@ -7,7 +7,10 @@ SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.bnlesson-installed
+# MXNet build: empty for the CPU wheel, or a CUDA flavour, e.g. GPU=cu117
+# (see README, "On a GPU"); the CUDA wheel replaces the CPU one in $(VENV).
+GPU ?=
+STAMP := $(VENV)/.bnlesson-installed$(if $(GPU),-$(GPU))
 PORT ?= 8888
 IP ?= 127.0.0.1
 # pytest-style extra arguments, e.g. make test ARGS="-k data -x"
@@ -32,6 +35,10 @@ $(STAMP): pyproject.toml
 	fi
 	@$(BIN)/python tools/check_python.py
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@if [ -n "$(GPU)" ]; then \
+		$(BIN)/python -m pip uninstall --quiet -y mxnet && \
+		$(BIN)/python -m pip install --quiet mxnet-$(GPU)==1.9.1; \
+	fi
 	@touch $@
 
 # Debian's package is the offline source (root + apt only); otherwise the

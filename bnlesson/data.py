@@ -296,15 +296,20 @@ class Batches:
     same interface as a Gluon ``DataLoader``, so d2l helpers accept it. Each
     batch is one fancy-indexing copy of the whole array, with no per-example
     Python transform (10x cheaper than a ``DataLoader`` with ``ToTensor``).
-    The last batch may be smaller. Shuffling is seeded: epoch ``e`` of a
-    ``Batches(seed=s)`` is always the same order.
+    The last batch may be smaller.
+
+    Shuffling draws from NumPy's global generator, so
+    :func:`bnlesson.config.set_seed` before a training run fixes its batch
+    order: two runs that start from the same seed see the same batches, even
+    when they share this iterator. With an explicit `seed`, epoch ``e`` is
+    always the same order instead, whatever the global state.
     """
 
     X: onp.ndarray
     y: onp.ndarray
     batch_size: int
     shuffle: bool = False
-    seed: int = 0
+    seed: int | None = None
 
     def __post_init__(self) -> None:
         if len(self.X) != len(self.y):
@@ -324,7 +329,9 @@ class Batches:
         from mxnet import np
 
         n = len(self.X)
-        if self.shuffle:
+        if self.shuffle and self.seed is None:
+            order = onp.random.permutation(n)  # noqa: NPY002 - seeded by set_seed
+        elif self.shuffle:
             order = onp.random.default_rng((self.seed, self.epoch)).permutation(n)
         else:
             order = onp.arange(n)
@@ -338,13 +345,14 @@ def load_data_fashion_mnist(
     batch_size: int,
     root: str | os.PathLike | None = None,
     fast: bool | None = None,
-    seed: int = 0,
+    seed: int | None = None,
     verbose: bool = True,
 ) -> tuple[Batches, Batches]:
     """Return ``(train_iter, test_iter)`` over Fashion-MNIST, like d2l's loader.
 
-    The training batches are reshuffled every epoch; the test batches are in
-    file order. In fast mode (``BNLESSON_FAST=1``, or ``fast=True``) both are
+    The training batches are reshuffled every epoch (from NumPy's global
+    generator unless `seed` is given, see :class:`Batches`); the test batches
+    are in file order. In fast mode (``BNLESSON_FAST=1``, or ``fast=True``) both are
     a fixed, class-balanced subset. One printed line says which data is used.
     """
     fast = config.fast_mode() if fast is None else fast

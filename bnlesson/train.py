@@ -156,7 +156,7 @@ def evaluate_accuracy(net, data_iter: Iterable, device=None) -> float:
     return correct.item() / n
 
 
-def _train_epoch(net, train_iter, loss, trainer, device) -> tuple:
+def train_epoch(net, train_iter, loss, trainer, device) -> tuple:
     """One pass over `train_iter`; returns (loss sum, correct, examples, seconds)."""
     timer = d2l.Timer()
     loss_sum, correct = np.zeros((), ctx=device), np.zeros((), ctx=device)
@@ -266,7 +266,7 @@ def train(
     board = _live_plot(num_epochs) if _want_live(live) else None
     examples = 0
     for epoch in range(1, num_epochs + 1):
-        loss_sum, correct, n, seconds = _train_epoch(
+        loss_sum, correct, n, seconds = train_epoch(
             net, train_iter, loss, trainer, device
         )
         if not math.isfinite(loss_sum):

@@ -78,3 +78,14 @@ def test_checker_agrees_with_requires_python():
 def test_checker_script_exit_codes():
     ok = subprocess.run([sys.executable, str(ROOT / "tools/check_python.py")])
     assert ok.returncode == 0  # the test suite itself runs on a supported Python
+
+
+def test_gpu_environment_differs_only_in_the_mxnet_build():
+    env = yaml.safe_load((ROOT / "environment-gpu.yml").read_text())
+    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    gpu_pins = {p for p in pip if not p.startswith("-e")}
+    _, cpu_pins = conda_pip_pins()
+    assert cpu_pins - gpu_pins == {"mxnet==1.9.1"}
+    assert gpu_pins - cpu_pins == {"mxnet-cu117==1.9.1"}
+    # `-e .[dev]` would pull the CPU mxnet wheel over the CUDA one.
+    assert not any(p.startswith("-e") for p in pip)

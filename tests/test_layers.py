@@ -8,6 +8,7 @@ from mxnet.gluon import nn
 from numpy.testing import assert_allclose
 
 from bnlesson import BatchNorm, batch_norm
+from bnlesson.fastbn import batch_norm_fast
 from bnlesson.layers import stat_shape
 
 SHAPES = [(16, 5), (8, 3, 6, 6)]
@@ -109,32 +110,43 @@ def test_gradients_match_gluon():
     assert_allclose(gamma.grad.asnumpy().ravel(), ref.gamma.grad().asnumpy(), rtol=1e-4)
 
 
-def test_batch_of_one_collapses_to_beta():
+# Both implementations share the input checks and the degenerate cases.
+BOTH = pytest.mark.parametrize(
+    "bn", [batch_norm, batch_norm_fast], ids=["lecture", "fast"]
+)
+
+
+@BOTH
+def test_batch_of_one_collapses_to_beta(bn):
     X = inputs((1, 4))
     gamma, beta, mean, var = stats((1, 4))
+    gamma.attach_grad()
+    beta.attach_grad()
     with autograd.record():
-        Y, _, _ = batch_norm(X, gamma, beta, mean, var, 1e-5, 0.9)
+        Y, _, _ = bn(X, gamma, beta, mean, var, 1e-5, 0.9)
     assert_allclose(Y.asnumpy(), beta.asnumpy(), atol=1e-6)
 
 
+@BOTH
 @pytest.mark.parametrize("shape", [(4,), (2, 3, 4), (1, 2, 3, 4, 5)])
-def test_wrong_rank_is_a_value_error(shape):
+def test_wrong_rank_is_a_value_error(bn, shape):
     X = np.ones(shape)
     s = np.ones((1, 3))
     for mode in (autograd.record, autograd.predict_mode):
         with mode(), pytest.raises(ValueError, match="accepts a 2-D input"):
-            batch_norm(X, s, s, s, s, 1e-5, 0.9)
+            bn(X, s, s, s, s, 1e-5, 0.9)
 
 
-def test_wrong_statistic_shape_names_the_fix():
+@BOTH
+def test_wrong_statistic_shape_names_the_fix(bn):
     X = np.ones((2, 3, 4, 4))
     good, bad = np.ones((1, 3, 1, 1)), np.ones((1, 3))
     with pytest.raises(
         ValueError, match=r"moving_var has shape \(1, 3\).*\(1, 3, 1, 1\)"
     ):
-        batch_norm(X, good, good, good, bad, 1e-5, 0.9)
-    with pytest.raises(ValueError, match=r"gamma has shape \(4,\)"):
-        batch_norm(np.ones((2, 4)), np.ones(4), *[np.ones((1, 4))] * 3, 1e-5, 0.9)
+        bn(X, good, good, good, bad, 1e-5, 0.9)
+    with autograd.record(), pytest.raises(ValueError, match=r"gamma has shape \(4,\)"):
+        bn(np.ones((2, 4)), np.ones(4), *[np.ones((1, 4))] * 3, 1e-5, 0.9)
 
 
 # --- the Block ------------------------------------------------------------

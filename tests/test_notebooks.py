@@ -39,12 +39,14 @@ def test_committed_executed_top_to_bottom(path):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_nbval_markers_are_exact(path):
-    """nbval honours `# NBVAL_...` only alone on its line: `# NBVAL_X: why` is ignored."""
+    """nbval honours `# NBVAL_...` alone on its line only, never `# NBVAL_X: why`."""
     for source in (c.source for c in nbformat.read(path, as_version=4).cells):
         for line in source.splitlines():
             marker = re.match(r"\s*#+\s*(NBVAL_\w+)(.*)", line)
             if marker:
-                assert not marker.group(2).strip(), f"put the reason on the next line: {line}"
+                assert not marker.group(2).strip(), (
+                    f"put the reason on the next line: {line}"
+                )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)

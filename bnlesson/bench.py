@@ -1,0 +1,209 @@
+"""What batch norm costs: ``python -m bnlesson.bench``.
+
+Trains each LeNet variant on the first batches of the real Fashion-MNIST
+training set, in one process and one run, and reports seconds per epoch
+(scaled from the measured batches to the full 60,000 images), examples per
+second and the ratio to the plain LeNet. The data pipeline alone (batching
+and the copy to the device) is timed the same way. Every figure is the
+median of several repeats after a warm-up pass that is not counted (it
+builds MXNet's kernels and, when hybridized, the graph).
+
+Ratios measured in one run are the point: absolute seconds depend on the
+machine and on whatever else it is doing; ratios much less so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+from . import config, data, models
+from .train import train_epoch
+
+BATCH_SIZE = 256
+TRAIN_EXAMPLES = 60_000
+#: label -> (norm passed to models.lenet, hybridize?)
+VARIANTS = {
+    "plain": ("none", False),
+    "plain, hybridized": ("none", True),
+    "scratch BatchNorm": ("scratch", False),
+    "scratch, fast": ("fast", False),
+    "Gluon nn.BatchNorm": ("gluon", False),
+    "Gluon nn.BatchNorm, hybridized": ("gluon", True),
+}
+#: The issue's targets: (what, network, baseline, limit on their time ratio).
+#: A hybridized net is also held against the hybridized plain one: compiling
+#: the graph speeds up both, and only like against like is fair.
+TARGETS = (
+    ("data pipeline <= 5% of a plain epoch", "data pipeline", "plain", 0.05),
+    ("Gluon nn.BatchNorm <= 1.10x plain", "Gluon nn.BatchNorm", "plain", 1.10),
+    ("Gluon, hybridized <= 1.10x plain, hybridized",
+     "Gluon nn.BatchNorm, hybridized", "plain, hybridized", 1.10),
+    ("scratch BatchNorm (fast) <= 3x plain", "scratch, fast", "plain", 3.0),
+)  # fmt: skip
+
+
+def _subset(num_batches: int) -> data.Batches:
+    X, y = data.load_arrays("train")
+    n = num_batches * BATCH_SIZE
+    return data.Batches(X[:n], y[:n], BATCH_SIZE, shuffle=True, seed=0)
+
+
+def _median_seconds(fn, repeats: int) -> float:
+    fn()  # warm-up, not counted
+    return statistics.median(fn() for _ in range(repeats))
+
+
+def time_pipeline(batches: data.Batches, device, repeats: int) -> float:
+    """Median seconds to iterate `batches` once and copy each batch to `device`."""
+    from mxnet import npx
+
+    def one_pass() -> float:
+        start = time.perf_counter()
+        for X, y in batches:
+            X, y = X.as_in_ctx(device), y.as_in_ctx(device)
+        npx.waitall()
+        return time.perf_counter() - start
+
+    return _median_seconds(one_pass, repeats)
+
+
+def time_training(norm: str, hybridize: bool, batches, device, repeats: int) -> float:
+    """Median seconds of one training pass over `batches` (data pipeline included)."""
+    from mxnet import gluon, init
+
+    config.set_seed(0)
+    net = models.lenet(norm)
+    net.initialize(init.Xavier(), ctx=device)
+    if hybridize:
+        net.hybridize(static_alloc=True, static_shape=True)
+    trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.9})
+    loss = gluon.loss.SoftmaxCrossEntropyLoss()
+    return _median_seconds(
+        lambda: train_epoch(net, batches, loss, trainer, device)[3], repeats
+    )
+
+
+def run(
+    networks: Sequence[str] | None = None,
+    num_batches: int = 40,
+    repeats: int = 3,
+    device=None,
+    verbose: bool = True,
+) -> dict:
+    """Measure every network in `networks` (labels of :data:`VARIANTS`).
+
+    Returns a report: the settings, the data pipeline's and each network's
+    seconds per (scaled) epoch, examples per second, ratio to ``"plain"``
+    (which is always measured), and which targets were met.
+    """
+    from d2l import mxnet as d2l
+    from mxnet import npx
+
+    npx.set_np()
+    networks = list(VARIANTS) if networks is None else list(networks)
+    unknown = [n for n in networks if n not in VARIANTS]
+    if unknown:
+        raise ValueError(f"unknown networks {unknown}; choose from {list(VARIANTS)}")
+    if "plain" not in networks:
+        networks.insert(0, "plain")
+    if num_batches < 1 or repeats < 1:
+        raise ValueError("num_batches and repeats must be at least 1")
+    device = d2l.try_gpu() if device is None else device
+    batches = _subset(num_batches)
+    scale = TRAIN_EXAMPLES / batches.num_examples
+
+    def row(name: str, seconds: float) -> dict:
+        return {
+            "network": name,
+            "sec_per_epoch": seconds * scale,
+            "examples_per_sec": batches.num_examples / seconds,
+        }
+
+    rows = [row("data pipeline", time_pipeline(batches, device, repeats))]
+    for name in networks:
+        norm, hybridize = VARIANTS[name]
+        seconds = time_training(norm, hybridize, batches, device, repeats)
+        rows.append(row(name, seconds))
+        if verbose:
+            print(f"  {name}: {rows[-1]['sec_per_epoch']:.2f} s/epoch", flush=True)
+    sec = {r["network"]: r["sec_per_epoch"] for r in rows}
+    for r in rows:
+        r["ratio_to_plain"] = r["sec_per_epoch"] / sec["plain"]
+    targets = []
+    for what, name, baseline, limit in TARGETS:
+        if name in sec and baseline in sec:
+            ratio = sec[name] / sec[baseline]
+            targets.append(
+                {"target": what, "ratio": ratio, "limit": limit, "met": ratio <= limit}
+            )
+    return {
+        "device": str(device),
+        "batch_size": BATCH_SIZE,
+        "batches_measured": len(batches),
+        "repeats": repeats,
+        "rows": rows,
+        "targets": targets,
+    }
+
+
+def format_report(report: dict) -> str:
+    """The report as a plain-text table, ratios to the plain LeNet last."""
+    lines = [
+        f"LeNet on Fashion-MNIST, batch {report['batch_size']}, device "
+        f"{report['device']}: {report['batches_measured']} batches, median of "
+        f"{report['repeats']}, scaled to a 60,000-image epoch",
+        f"{'':32s} {'sec/epoch':>10s} {'examples/s':>11s} {'x plain':>8s}",
+    ]
+    for r in report["rows"]:
+        lines.append(
+            f"{r['network']:32s} {r['sec_per_epoch']:10.2f} "
+            f"{r['examples_per_sec']:11.0f} {r['ratio_to_plain']:8.2f}"
+        )
+    for t in report["targets"]:
+        verdict = "met" if t["met"] else "NOT met"
+        lines.append(f"target {t['target']}: {t['ratio']:.2f} -> {verdict}")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bnlesson.bench",
+        description="Seconds per epoch of LeNet with and without batch norm.",
+    )
+    add = parser.add_argument
+    add(
+        "--networks",
+        help="comma-separated labels (default: all): " + "; ".join(VARIANTS),
+    )
+    add("--batches", type=int, default=40, help="batches timed per pass")
+    add("--repeats", type=int, default=3, help="timed passes per network")
+    add("--json", type=Path, help="also write the figures to this file")
+    add("--plot", type=Path, help="also draw a bar chart (PNG) here")
+    args = parser.parse_args(argv)
+    networks = args.networks.split(",") if args.networks else None
+    try:
+        report = run(networks, args.batches, args.repeats)
+    except (ValueError, data.DataError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(format_report(report))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+    if args.plot:
+        from . import plots
+
+        ax = plots.plot_bench(report)
+        args.plot.parent.mkdir(parents=True, exist_ok=True)
+        ax.figure.savefig(args.plot, dpi=120, bbox_inches="tight")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -101,7 +101,7 @@ class History:
         return pd.DataFrame({c: getattr(self, c) for c in columns}, index=index)
 
 
-def _require_np() -> None:
+def require_np() -> None:
     if not is_np_array():
         raise RuntimeError(
             "bnlesson needs MXNet's NumPy interface: run `npx.set_np()` "
@@ -143,7 +143,7 @@ def evaluate_accuracy(net, data_iter: Iterable, device=None) -> float:
     accuracy : float
         In [0, 1].
     """
-    _require_np()
+    require_np()
     device = _parameter_device(net) if device is None else device
     correct, n = np.zeros((), ctx=device), 0
     with autograd.pause(train_mode=False):
@@ -250,7 +250,7 @@ def train(
         If the mean training loss of an epoch is NaN or infinite (checked at
         the end of each epoch). It carries the epochs completed before.
     """
-    _require_np()
+    require_np()
     if num_epochs < 1:
         raise ValueError(f"num_epochs must be at least 1, not {num_epochs}")
     if not 0 < lr <= FLOAT32_MAX:  # MXNet's optimizers take float32 rates

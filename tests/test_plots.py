@@ -214,3 +214,48 @@ def test_bars_group_by_x_one_container_per_hue():
     assert ax.get_ylim() == (0, 1)
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert legend == ["norm=none", "norm=gluon"]
+
+
+# --- plot_paper_figure1 ----------------------------------------------------
+
+
+def figure1_runs():
+    from bnlesson.figure1 import Recording
+
+    def rec(acc, spread, name=None):
+        steps = onp.array([100, 200, 300])
+        mid = onp.array([0.0, 0.5, 1.0]) * spread
+        # units 0 and 3: unit 3 sits 10 higher than unit 0
+        p = onp.stack([mid - spread, mid, mid + spread], axis=-1)
+        p = onp.stack([p, p + 10], axis=1)
+        return Recording(steps=steps, test_acc=onp.array(acc), loss=onp.ones(3),
+                         percentiles=p, units=(0, 3), name=name)  # fmt: skip
+
+    return rec([0.5, 0.6, 0.7], 2.0), rec([0.7, 0.8, 0.9], 0.5, name="BN")
+
+
+def test_paper_figure1_three_panels():
+    plain, bn = figure1_runs()
+    a, b, c = plots.plot_paper_figure1(plain, bn, unit=3)
+    assert [line.get_label() for line in a.get_lines()] == ["without BN", "BN"]
+    assert list(a.get_lines()[1].get_ydata()) == [0.7, 0.8, 0.9]
+    assert list(a.get_lines()[0].get_xdata()) == [100, 200, 300]
+    for ax, spread in ((b, 2.0), (c, 0.5)):
+        lines = ax.get_lines()
+        assert [line.get_label() for line in lines] == ["15th", "50th", "85th"]
+        mid = 10 + onp.array([0.0, 0.5, 1.0]) * spread
+        assert_allclose(lines[1].get_ydata(), mid)
+        assert_allclose(lines[2].get_ydata() - lines[0].get_ydata(), 2 * spread)
+    assert b.get_ylim() == c.get_ylim(), "(b) and (c) share their scale"
+    assert "without BN" in b.get_title() and "with BN" in c.get_title()
+    assert all(ax.get_xlabel() == "training steps" for ax in (a, b, c))
+
+
+def test_paper_figure1_given_axes_and_bad_unit():
+    plain, bn = figure1_runs()
+    _, axes = plt.subplots(3, 1)
+    assert list(plots.plot_paper_figure1(plain, bn, axes=axes)) == list(axes)
+    with pytest.raises(ValueError, match="was not recorded"):
+        plots.plot_paper_figure1(plain, bn, unit=1)
+    with pytest.raises(ValueError, match="three axes"):
+        plots.plot_paper_figure1(plain, bn, axes=axes[:2])

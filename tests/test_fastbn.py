@@ -198,42 +198,6 @@ def test_block_is_a_batchnorm_with_the_same_parameters():
         FastBatchNorm(3, 3)
 
 
-@pytest.mark.parametrize("shape", SHAPES)
-def test_block_tracks_gluon_over_steps(shape):
-    mine = FastBatchNorm(shape[1], len(shape))
-    ref = nn.BatchNorm(in_channels=shape[1])
-    mine.initialize()
-    ref.initialize()
-    for step in range(4):
-        X = inputs(shape, seed=step)
-        X.attach_grad()
-        X2 = X.copy()
-        X2.attach_grad()
-        with autograd.record():
-            Y, Y_ref = mine(X), ref(X2)
-            loss, loss_ref = (Y * Y * Y).sum(), (Y_ref * Y_ref * Y_ref).sum()
-        loss.backward()
-        loss_ref.backward()
-        assert_allclose(Y.asnumpy(), Y_ref.asnumpy(), atol=1e-5)
-        assert_allclose(
-            mine.moving_mean.asnumpy().ravel(),
-            ref.running_mean.data().asnumpy(),
-            atol=1e-6,
-        )
-        assert_allclose(
-            mine.moving_var.asnumpy().ravel(),
-            ref.running_var.data().asnumpy(),
-            atol=1e-5,
-        )
-        assert_allclose(X.grad.asnumpy(), X2.grad.asnumpy(), rtol=1e-4, atol=1e-4)
-        for p, q in ((mine.gamma, ref.gamma), (mine.beta, ref.beta)):
-            assert_allclose(
-                p.grad().asnumpy().ravel(), q.grad().asnumpy(), rtol=1e-4, atol=1e-3
-            )
-    X = inputs(shape, seed=99)
-    assert_allclose(mine(X).asnumpy(), ref(X).asnumpy(), atol=1e-5)  # prediction
-
-
 @pytest.mark.parametrize("grad_req", ["null", "add"])
 def test_block_with_frozen_or_accumulating_parameters_is_still_right(grad_req):
     shape = SHAPES[1]
@@ -254,29 +218,6 @@ def test_block_with_frozen_or_accumulating_parameters_is_still_right(grad_req):
                 grads[-1] += [layer.gamma.grad().asnumpy(), layer.beta.grad().asnumpy()]
         for g, g_ref in zip(*grads):
             assert_allclose(g, g_ref, rtol=1e-4, atol=1e-3)
-
-
-def test_block_prediction_leaves_statistics_alone():
-    layer = FastBatchNorm(3, 2)
-    layer.initialize()
-    X = inputs((5, 3))
-    Y = layer(X)  # outside record(): prediction mode, the identity at start
-    assert_allclose(Y.asnumpy(), X.asnumpy() / onp.sqrt(1 + 1e-5), rtol=1e-6)
-    assert (layer.moving_mean == 0).all() and (layer.moving_var == 1).all()
-
-
-def test_block_moves_statistics_to_the_input_device():
-    layer = FastBatchNorm(3, 4)
-    layer.initialize(ctx=mx.cpu(1))
-    assert layer.moving_mean.ctx == mx.cpu(0)
-    X = np.array(inputs((4, 3, 5, 5)), ctx=mx.cpu(1))
-    with autograd.record():
-        Y = layer(X)
-    Y.backward()
-    assert Y.ctx == mx.cpu(1)
-    assert layer.moving_mean.ctx == mx.cpu(1) and layer.moving_var.ctx == mx.cpu(1)
-    assert float(np.abs(layer.moving_mean).sum()) > 0, "the update happened there"
-    assert layer.gamma.grad(mx.cpu(1)).ctx == mx.cpu(1)
 
 
 def test_block_trains_with_a_trainer_without_deadlock():

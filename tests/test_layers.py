@@ -8,7 +8,7 @@ from mxnet.gluon import nn
 from numpy.testing import assert_allclose
 
 from bnlesson import BatchNorm, batch_norm
-from bnlesson.fastbn import batch_norm_fast
+from bnlesson.fastbn import FastBatchNorm, batch_norm_fast
 from bnlesson.layers import stat_shape
 
 SHAPES = [(16, 5), (8, 3, 6, 6)]
@@ -167,9 +167,14 @@ def test_block_refuses_other_ranks():
         BatchNorm(3, 3)
 
 
+# The lecture Block and its fast twin must behave identically.
+BLOCKS = pytest.mark.parametrize("Block", [BatchNorm, FastBatchNorm])
+
+
+@BLOCKS
 @pytest.mark.parametrize("shape", SHAPES)
-def test_block_tracks_gluon_over_steps(shape):
-    mine = BatchNorm(shape[1], len(shape))
+def test_block_tracks_gluon_over_steps(Block, shape):
+    mine = Block(shape[1], len(shape))
     ref = nn.BatchNorm(in_channels=shape[1])
     mine.initialize()
     ref.initialize()
@@ -193,8 +198,9 @@ def test_block_tracks_gluon_over_steps(shape):
     assert_allclose(mine(X).asnumpy(), ref(X).asnumpy(), atol=1e-5)  # prediction
 
 
-def test_block_prediction_leaves_statistics_alone():
-    layer = BatchNorm(3, 2)
+@BLOCKS
+def test_block_prediction_leaves_statistics_alone(Block):
+    layer = Block(3, 2)
     layer.initialize()
     X = inputs((5, 3))
     Y = layer(X)  # outside record(): prediction mode, the identity at start
@@ -202,13 +208,16 @@ def test_block_prediction_leaves_statistics_alone():
     assert (layer.moving_mean == 0).all() and (layer.moving_var == 1).all()
 
 
-def test_block_moves_statistics_to_the_input_device():
-    layer = BatchNorm(3, 4)
+@BLOCKS
+def test_block_moves_statistics_to_the_input_device(Block):
+    layer = Block(3, 4)
     layer.initialize(ctx=mx.cpu(1))
     assert layer.moving_mean.ctx == mx.cpu(0)
     X = np.array(inputs((4, 3, 5, 5)), ctx=mx.cpu(1))
     with autograd.record():
         Y = layer(X)
+    Y.backward()
     assert Y.ctx == mx.cpu(1)
     assert layer.moving_mean.ctx == mx.cpu(1) and layer.moving_var.ctx == mx.cpu(1)
     assert float(np.abs(layer.moving_mean).sum()) > 0, "the update happened there"
+    assert layer.gamma.grad(mx.cpu(1)).ctx == mx.cpu(1)

@@ -5,8 +5,9 @@ training set, in one process and one run, and reports seconds per epoch
 (scaled from the measured batches to the full 60,000 images), examples per
 second and the ratio to the plain LeNet. The data pipeline alone (batching
 and the copy to the device) is timed the same way. Every figure is the
-median of several repeats after a warm-up pass that is not counted (it
-builds MXNet's kernels and, when hybridized, the graph).
+median of several rounds after a warm-up pass that is not counted (it
+builds MXNet's kernels and, when hybridized, the graph); each round times
+every network once, so drift of the machine affects them all alike.
 
 Ratios measured in one run are the point: absolute seconds depend on the
 machine and on whatever else it is doing; ratios much less so.
@@ -54,13 +55,8 @@ def _subset(num_batches: int) -> data.Batches:
     return data.Batches(X[:n], y[:n], BATCH_SIZE, shuffle=True, seed=0)
 
 
-def _median_seconds(fn, repeats: int) -> float:
-    fn()  # warm-up, not counted
-    return statistics.median(fn() for _ in range(repeats))
-
-
-def time_pipeline(batches: data.Batches, device, repeats: int) -> float:
-    """Median seconds to iterate `batches` once and copy each batch to `device`."""
+def _pipeline_pass(batches: data.Batches, device):
+    """A callable that iterates `batches` once, copying each batch to `device`."""
     from mxnet import npx
 
     def one_pass() -> float:
@@ -70,11 +66,11 @@ def time_pipeline(batches: data.Batches, device, repeats: int) -> float:
         npx.waitall()
         return time.perf_counter() - start
 
-    return _median_seconds(one_pass, repeats)
+    return one_pass
 
 
-def time_training(norm: str, hybridize: bool, batches, device, repeats: int) -> float:
-    """Median seconds of one training pass over `batches` (data pipeline included)."""
+def _training_pass(norm: str, hybridize: bool, batches, device):
+    """A callable that trains a fresh LeNet for one pass over `batches`."""
     from mxnet import gluon, init
 
     config.set_seed(0)
@@ -84,9 +80,26 @@ def time_training(norm: str, hybridize: bool, batches, device, repeats: int) -> 
         net.hybridize(static_alloc=True, static_shape=True)
     trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.9})
     loss = gluon.loss.SoftmaxCrossEntropyLoss()
-    return _median_seconds(
-        lambda: train_epoch(net, batches, loss, trainer, device)[3], repeats
-    )
+    return lambda: train_epoch(net, batches, loss, trainer, device)[3]
+
+
+def time_round_robin(passes: dict, repeats: int, verbose: bool = False) -> dict:
+    """Median seconds of each callable in `passes`, timed in interleaved rounds.
+
+    Every callable runs once untimed (warm-up: kernel selection, graph
+    building), then each round times every callable once. Interleaving puts
+    any drift of the machine (other load, clock changes) on all of them
+    alike, so the ratios stay fair even when absolute times wander.
+    """
+    for fn in passes.values():
+        fn()
+    times: dict = {name: [] for name in passes}
+    for round_ in range(1, repeats + 1):
+        for name, fn in passes.items():
+            times[name].append(fn())
+        if verbose:
+            print(f"  round {round_}/{repeats} done", flush=True)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def run(
@@ -125,13 +138,11 @@ def run(
             "examples_per_sec": batches.num_examples / seconds,
         }
 
-    rows = [row("data pipeline", time_pipeline(batches, device, repeats))]
+    passes = {"data pipeline": _pipeline_pass(batches, device)}
     for name in networks:
-        norm, hybridize = VARIANTS[name]
-        seconds = time_training(norm, hybridize, batches, device, repeats)
-        rows.append(row(name, seconds))
-        if verbose:
-            print(f"  {name}: {rows[-1]['sec_per_epoch']:.2f} s/epoch", flush=True)
+        passes[name] = _training_pass(*VARIANTS[name], batches, device)
+    seconds = time_round_robin(passes, repeats, verbose)
+    rows = [row(name, seconds[name]) for name in passes]
     sec = {r["network"]: r["sec_per_epoch"] for r in rows}
     for r in rows:
         r["ratio_to_plain"] = r["sec_per_epoch"] / sec["plain"]
@@ -157,7 +168,7 @@ def format_report(report: dict) -> str:
     lines = [
         f"LeNet on Fashion-MNIST, batch {report['batch_size']}, device "
         f"{report['device']}: {report['batches_measured']} batches, median of "
-        f"{report['repeats']}, scaled to a 60,000-image epoch",
+        f"{report['repeats']} interleaved rounds, scaled to a 60,000-image epoch",
         f"{'':32s} {'sec/epoch':>10s} {'examples/s':>11s} {'x plain':>8s}",
     ]
     for r in report["rows"]:

@@ -64,3 +64,21 @@ def test_cli_writes_json_and_plot(tmp_path, capsys):
 def test_unknown_network_is_a_clear_error(capsys):
     assert bench.main(["--networks", "resnet"]) == 2
     assert "unknown networks ['resnet']" in capsys.readouterr().err
+
+
+def test_round_robin_interleaves_after_one_untimed_warm_up():
+    calls = []
+
+    def make(name, seconds):
+        def fn():
+            calls.append(name)
+            return seconds.pop(0)
+
+        return fn
+
+    medians = bench.time_round_robin(
+        {"a": make("a", [99.0, 1.0, 3.0, 2.0]), "b": make("b", [99.0, 5.0, 4.0, 6.0])},
+        repeats=3,
+    )
+    assert calls == ["a", "b"] + ["a", "b"] * 3
+    assert medians == {"a": 2.0, "b": 5.0}  # the warm-up's 99 is not counted

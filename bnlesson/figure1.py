@@ -27,6 +27,7 @@ from typing import Iterable, Sequence
 
 import numpy as onp
 import pandas as pd
+from d2l import mxnet as d2l
 from mxnet import autograd, gluon, init, np, npx
 from mxnet.gluon import nn
 
@@ -409,7 +410,7 @@ def train_recording(
     layer : int
         The hidden layer, -1 (the last) by default.
     device : mxnet.Context, optional
-        Defaults to the CPU (the network is small).
+        Defaults to ``d2l.try_gpu()``: the first GPU, else the CPU.
     name : str, optional
         Stored as :attr:`Recording.name`.
 
@@ -425,8 +426,6 @@ def train_recording(
     TrainingDiverged
         If the training loss is not finite at a recording (or at the end).
     """
-    import mxnet as mx
-
     require_np()
     schedule = record_steps(num_steps, every)
     if not 0 < lr <= FLOAT32_MAX:  # MXNet's optimizers take float32 rates
@@ -434,7 +433,7 @@ def train_recording(
     if len(probe) == 0:
         raise ValueError("probe must hold at least one input")
     _layer_position(net, layer)  # a bad layer fails before any work
-    device = mx.cpu() if device is None else device
+    device = d2l.try_gpu() if device is None else device
     net.initialize(init.Xavier(), ctx=device, force_reinit=True)
     if isinstance(net, nn.HybridBlock):
         # One compiled graph per step, its memory planned once per input
@@ -467,12 +466,7 @@ def train_recording(
         if step in pending:
             npx.waitall()  # bill the queued training to training, not recording
             tic = time.perf_counter()
-            mean_loss = loss_sum.item() / examples
-            if not math.isfinite(mean_loss):
-                raise TrainingDiverged(
-                    f"the training loss became {mean_loss} by step {step} at learning "
-                    f"rate {lr}: lower the learning rate (try {lr / 10:g}).", lr=lr
-                )  # fmt: skip
+            mean_loss = _finite_mean_loss(loss_sum, examples, step, lr)
             acc = evaluate_accuracy(net, test, device)
             values = sigmoid_input(net, probe, layer)[:, unit_index].asnumpy()
             rows.append((step, acc, mean_loss, _percentiles(values)))
@@ -490,6 +484,17 @@ def train_recording(
         units=units, layer=layer, lr=lr, batch_size=batch_size, seconds=seconds,
         record_seconds=record_seconds, name=name, num_steps=num_steps,
     )  # fmt: skip
+
+
+def _finite_mean_loss(loss_sum, examples: int, step: int, lr: float) -> float:
+    """The mean training loss since the last record, or TrainingDiverged."""
+    mean_loss = loss_sum.item() / examples
+    if not math.isfinite(mean_loss):
+        raise TrainingDiverged(
+            f"the training loss became {mean_loss} by step {step} at learning "
+            f"rate {lr}: lower the learning rate (try {lr / 10:g}).", lr=lr
+        )  # fmt: skip
+    return mean_loss
 
 
 def _percentiles(values: onp.ndarray) -> onp.ndarray:

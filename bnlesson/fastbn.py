@@ -212,30 +212,10 @@ def batch_norm_fast(X, gamma, beta, moving_mean, moving_var, eps, momentum):
     channel. In prediction mode the moving statistics replace the batch ones
     and are returned unchanged.
 
-    Parameters
-    ----------
-    X : mxnet.np.ndarray
-        Input of shape ``(N, C)`` or ``(N, C, H, W)``.
-    gamma, beta : mxnet.np.ndarray
-        Scale and shift, shape ``(1, C)`` or ``(1, C, 1, 1)``.
-    moving_mean, moving_var : mxnet.np.ndarray
-        Moving statistics, same shape as `gamma`.
-    eps : float
-        Added to the variance for numerical stability (Gluon uses 1e-5).
-    momentum : float
-        Weight of the *old* moving value (the lecture and Gluon use 0.9).
-
-    Returns
-    -------
-    Y : mxnet.np.ndarray
-        The normalized, scaled and shifted input, shape of `X`.
-    moving_mean, moving_var : mxnet.np.ndarray
-        The updated (training) or unchanged (prediction) moving statistics.
-
-    Raises
-    ------
-    ValueError
-        If `X` is neither 2-D nor 4-D, or a statistic has the wrong shape.
+    Parameters, return values and errors are those of
+    :func:`bnlesson.layers.batch_norm`: the same arguments, the same
+    ``(Y, moving_mean, moving_var)``, the same ``ValueError`` for a wrong
+    rank or statistic shape.
 
     Notes
     -----

@@ -3,38 +3,19 @@
 import mxnet as mx
 import numpy as onp
 import pytest
+from bnref import SHAPES, gluon_reference, inputs, stats
 from mxnet import autograd, np
 from mxnet.gluon import nn
 from numpy.testing import assert_allclose
 
 from bnlesson import BatchNorm, batch_norm
 from bnlesson.fastbn import FastBatchNorm, batch_norm_fast
-from bnlesson.layers import stat_shape
 
-SHAPES = [(16, 5), (8, 3, 6, 6)]
-
-
-def stats(shape, seed=0):
-    rng = onp.random.default_rng(seed)
-    s = stat_shape(onp.zeros(shape))
-    gamma, beta = rng.uniform(0.5, 2, s), rng.normal(0, 1, s)
-    mean, var = rng.normal(0, 1, s), rng.uniform(0.5, 2, s)
-    return [np.array(a, dtype="float32") for a in (gamma, beta, mean, var)]
-
-
-def inputs(shape, seed=0):
-    return np.array(onp.random.default_rng(seed).normal(3, 2, shape), dtype="float32")
-
-
-def gluon_reference(shape, gamma, beta, mean, var):
-    """nn.BatchNorm holding the same parameters and running statistics."""
-    ref = nn.BatchNorm(momentum=0.9, epsilon=1e-5, in_channels=shape[1])
-    ref.initialize()
-    for p, v in ((ref.gamma, gamma), (ref.beta, beta)):
-        p.set_data(v.reshape(-1))
-    ref.running_mean.set_data(mean.reshape(-1))
-    ref.running_var.set_data(var.reshape(-1))
-    return ref
+# Both implementations share the Gluon reference, the input checks and the
+# degenerate cases.
+BOTH = pytest.mark.parametrize(
+    "bn", [batch_norm, batch_norm_fast], ids=["lecture", "fast"]
+)
 
 
 @pytest.mark.parametrize("shape", SHAPES)
@@ -53,15 +34,21 @@ def test_training_mode_matches_hand_computation(shape):
     assert_allclose(new_var.asnumpy(), 0.9 * var.asnumpy() + 0.1 * sigma2, rtol=1e-5)
 
 
+@BOTH
 @pytest.mark.parametrize("shape", SHAPES)
-def test_training_mode_matches_gluon(shape):
+def test_training_mode_and_gradients_match_gluon(bn, shape):
     X = inputs(shape)
     gamma, beta, mean, var = stats(shape)
     ref = gluon_reference(shape, gamma, beta, mean, var)
+    X2 = X.copy()
+    for a in (X, X2, gamma, beta):  # gradient buffers: the fast path runs
+        a.attach_grad()
     with autograd.record():
-        Y, new_mean, new_var = batch_norm(X, gamma, beta, mean, var, 1e-5, 0.9)
-        Y_ref = ref(X)
-    Y_ref.backward()  # Gluon updates its running statistics in backward()
+        Y, new_mean, new_var = bn(X, gamma, beta, mean, var, 1e-5, 0.9)
+        Y_ref = ref(X2)
+        loss, loss_ref = (Y * Y).sum(), (Y_ref * Y_ref).sum()
+    loss.backward()
+    loss_ref.backward()  # Gluon updates its running statistics in backward()
     assert_allclose(Y.asnumpy(), Y_ref.asnumpy(), atol=1e-5)
     assert_allclose(
         new_mean.asnumpy().ravel(), ref.running_mean.data().asnumpy(), atol=1e-6
@@ -69,15 +56,21 @@ def test_training_mode_matches_gluon(shape):
     assert_allclose(
         new_var.asnumpy().ravel(), ref.running_var.data().asnumpy(), atol=1e-5
     )
+    assert_allclose(X.grad.asnumpy(), X2.grad.asnumpy(), atol=1e-4)
+    assert_allclose(gamma.grad.asnumpy().ravel(), ref.gamma.grad().asnumpy(), rtol=1e-4)
+    assert_allclose(
+        beta.grad.asnumpy().ravel(), ref.beta.grad().asnumpy(), rtol=1e-4, atol=1e-4
+    )
 
 
+@BOTH
 @pytest.mark.parametrize("shape", SHAPES)
-def test_prediction_mode_matches_gluon_and_keeps_statistics(shape):
+def test_prediction_mode_matches_gluon_and_keeps_statistics(bn, shape):
     X = inputs(shape)
     gamma, beta, mean, var = stats(shape)
     ref = gluon_reference(shape, gamma, beta, mean, var)
     assert not autograd.is_training()
-    Y, new_mean, new_var = batch_norm(X, gamma, beta, mean, var, 1e-5, 0.9)
+    Y, new_mean, new_var = bn(X, gamma, beta, mean, var, 1e-5, 0.9)
     assert_allclose(Y.asnumpy(), ref(X).asnumpy(), atol=1e-5)
     assert new_mean is mean and new_var is var
 
@@ -90,30 +83,6 @@ def test_per_channel_statistics_are_normalized():
     y = Y.asnumpy()
     assert_allclose(y.mean(axis=(0, 2, 3)), 0, atol=1e-5)
     assert_allclose(y.var(axis=(0, 2, 3)), 1, atol=1e-3)
-
-
-def test_gradients_match_gluon():
-    shape = (8, 3, 5, 5)
-    X1, X2 = inputs(shape), inputs(shape)
-    gamma, beta, mean, var = stats(shape)
-    ref = gluon_reference(shape, gamma, beta, mean, var)
-    for x in (X1, X2):
-        x.attach_grad()
-    gamma.attach_grad()
-    with autograd.record():
-        Y, _, _ = batch_norm(X1, gamma, beta, mean, var, 1e-5, 0.9)
-        loss = (Y * Y).sum()
-        loss_ref = (ref(X2) ** 2).sum()
-    loss.backward()
-    loss_ref.backward()
-    assert_allclose(X1.grad.asnumpy(), X2.grad.asnumpy(), atol=1e-4)
-    assert_allclose(gamma.grad.asnumpy().ravel(), ref.gamma.grad().asnumpy(), rtol=1e-4)
-
-
-# Both implementations share the input checks and the degenerate cases.
-BOTH = pytest.mark.parametrize(
-    "bn", [batch_norm, batch_norm_fast], ids=["lecture", "fast"]
-)
 
 
 @BOTH

@@ -35,6 +35,24 @@ def _stage(layer: nn.Block, num_features: int, num_dims: int, make_norm) -> list
     return [layer, *norm, nn.Activation("sigmoid")]
 
 
+def _lenet_blocks(stage: Callable[[nn.Block, int, int], list], use_bias=True) -> list:
+    """LeNet's layers, the one place that spells out the architecture.
+
+    ``stage(layer, num_features, num_dims)`` returns a convolutional or dense
+    layer followed by whatever the variant puts after it (normalization,
+    activation, dropout); 4 dims after a convolution, 2 after a dense layer.
+    """
+    return [
+        *stage(nn.Conv2D(6, kernel_size=5, use_bias=use_bias), 6, 4),
+        nn.MaxPool2D(pool_size=2, strides=2),
+        *stage(nn.Conv2D(16, kernel_size=5, use_bias=use_bias), 16, 4),
+        nn.MaxPool2D(pool_size=2, strides=2),
+        *stage(nn.Dense(120, use_bias=use_bias), 120, 2),
+        *stage(nn.Dense(84, use_bias=use_bias), 84, 2),
+        nn.Dense(10),
+    ]
+
+
 def lenet(norm: str = "none") -> nn.Block:
     r"""Return the lecture's LeNet for 28x28 grey images and 10 classes.
 
@@ -79,15 +97,7 @@ def lenet(norm: str = "none") -> nn.Block:
     except (KeyError, TypeError):
         choices = ", ".join(repr(name) for name in NORM_LAYERS)
         raise ValueError(f"norm must be one of {choices}, not {norm!r}") from None
-    blocks = [
-        *_stage(nn.Conv2D(6, kernel_size=5), 6, 4, make_norm),
-        nn.MaxPool2D(pool_size=2, strides=2),
-        *_stage(nn.Conv2D(16, kernel_size=5), 16, 4, make_norm),
-        nn.MaxPool2D(pool_size=2, strides=2),
-        *_stage(nn.Dense(120), 120, 2, make_norm),
-        *_stage(nn.Dense(84), 84, 2, make_norm),
-        nn.Dense(10),
-    ]
+    blocks = _lenet_blocks(lambda layer, n, dims: _stage(layer, n, dims, make_norm))
     # A HybridSequential refuses non-hybrid children, so the container
     # follows the layers rather than the variant's name.
     hybrid = all(isinstance(block, nn.HybridBlock) for block in blocks)
@@ -191,24 +201,19 @@ def lenet_variant(
     if not 0 <= dropout < 1:
         raise ValueError(f"dropout must be in [0, 1), not {dropout}")
 
-    def stage(layer, dense: bool) -> list:
-        make = {
-            "bn": nn.BatchNorm,
-            "act": lambda: nn.Activation(activation),
-            "drop": lambda: nn.Dropout(dropout),
-        }
+    make = {
+        "bn": nn.BatchNorm,
+        "act": lambda: nn.Activation(activation),
+        "drop": lambda: nn.Dropout(dropout),
+    }
+
+    def stage(layer, num_features: int, num_dims: int) -> list:
+        # Dropout follows the dense layers only, as in the lectures.
+        dense = num_dims == 2
         return [layer] + [make[s]() for s in steps if dense or s != "drop"]
 
     net = nn.HybridSequential()
-    net.add(
-        *stage(nn.Conv2D(6, kernel_size=5, use_bias=use_bias), dense=False),
-        nn.MaxPool2D(pool_size=2, strides=2),
-        *stage(nn.Conv2D(16, kernel_size=5, use_bias=use_bias), dense=False),
-        nn.MaxPool2D(pool_size=2, strides=2),
-        *stage(nn.Dense(120, use_bias=use_bias), dense=True),
-        *stage(nn.Dense(84, use_bias=use_bias), dense=True),
-        nn.Dense(10),
-    )
+    net.add(*_lenet_blocks(stage, use_bias))
     return net
 
 

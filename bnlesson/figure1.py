@@ -32,7 +32,7 @@ from mxnet import autograd, gluon, init, np, npx
 from mxnet.gluon import nn
 
 from .models import NORM_LAYERS
-from .train import FLOAT32_MAX, TrainingDiverged, evaluate_accuracy, require_np
+from .train import TrainingDiverged, check_lr, evaluate_accuracy, require_np
 
 #: The percentiles the paper plots: a low one, the median and a high one.
 PERCENTILES = (15, 50, 85)
@@ -428,8 +428,7 @@ def train_recording(
     """
     require_np()
     schedule = record_steps(num_steps, every)
-    if not 0 < lr <= FLOAT32_MAX:  # MXNet's optimizers take float32 rates
-        raise ValueError(f"lr must be a positive float32 number, not {lr!r}")
+    check_lr(lr)
     if len(probe) == 0:
         raise ValueError("probe must hold at least one input")
     _layer_position(net, layer)  # a bad layer fails before any work

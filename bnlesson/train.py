@@ -109,6 +109,12 @@ def require_np() -> None:
         )
 
 
+def check_lr(lr: float) -> None:
+    """Refuse a learning rate MXNet's optimizers cannot take (they use float32)."""
+    if not 0 < lr <= FLOAT32_MAX:
+        raise ValueError(f"lr must be a positive float32 number, not {lr!r}")
+
+
 def _correct(y_hat, y):
     """Number of correct predictions, as a float32 array (exact below 2**24)."""
     return (y_hat.argmax(axis=1).astype(y.dtype) == y).astype("float32").sum()
@@ -253,8 +259,7 @@ def train(
     require_np()
     if num_epochs < 1:
         raise ValueError(f"num_epochs must be at least 1, not {num_epochs}")
-    if not 0 < lr <= FLOAT32_MAX:  # MXNet's optimizers take float32 rates
-        raise ValueError(f"lr must be a positive float32 number, not {lr}")
+    check_lr(lr)
     device = d2l.try_gpu() if device is None else device
     net.initialize(init.Xavier(), ctx=device, force_reinit=True)
     trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": lr})

@@ -36,7 +36,7 @@ from .layers import EPS, MOMENTUM, BatchNorm, batch_norm, check_stats, stat_shap
 
 
 # 08_batch_norm_backward.ipynb, In [2]
-def bn_forward(X, gamma, beta, eps):
+def bn_forward(X, gamma, beta, eps: float) -> tuple:
     """Training-mode forward pass, one graph node per line; returns Y and a cache."""
     axes = (0,) if X.ndim == 2 else (0, 2, 3)
     mu = X.mean(axis=axes, keepdims=True)
@@ -49,7 +49,7 @@ def bn_forward(X, gamma, beta, eps):
 
 
 # 08_batch_norm_backward.ipynb, In [5]
-def bn_backward_graph(dY, cache):
+def bn_backward_graph(dY, cache: tuple) -> tuple:
     """``(dX, dgamma, dbeta)``, node by node through :func:`bn_forward`."""
     X_hat, d, s, gamma = cache
     axes = (0,) if dY.ndim == 2 else (0, 2, 3)
@@ -67,7 +67,7 @@ def bn_backward_graph(dY, cache):
 
 
 # 08_batch_norm_backward.ipynb, In [6]
-def bn_backward(dY, cache):
+def bn_backward(dY, cache: tuple) -> tuple:
     r""":func:`bn_backward_graph` simplified (the module docstring's math)."""
     X_hat, _, s, gamma = cache
     axes = (0,) if dY.ndim == 2 else (0, 2, 3)
@@ -90,7 +90,7 @@ def rel_error(a, b) -> float:
 
 
 # 08_batch_norm_backward.ipynb, In [13]
-def numerical_gradients(X, gamma, beta, dY, h=1e-5, eps=1e-5):
+def numerical_gradients(X, gamma, beta, dY, h: float = 1e-5, eps: float = 1e-5) -> list:
     r"""Centred differences of :math:`\ell = \sum_i y_i g_i` (``g = dY``).
 
     .. math:: \partial\ell/\partial a_j \approx (\ell(a + h e_j) - \ell(a - h e_j))/2h

@@ -32,7 +32,7 @@ _EXPORTS = {
     "plot_gamma_beta": "plots",
 }
 _SUBMODULES = {"config", "data", "layers", "notebook", "models", "train", "plots",
-               "fastbn", "bench", "experiments", "figure1"}  # fmt: skip
+               "lesson08", "bench", "experiments", "figure1"}  # fmt: skip
 __all__ = sorted(_EXPORTS)
 
 

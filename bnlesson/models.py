@@ -11,7 +11,7 @@ from typing import Callable
 
 from mxnet.gluon import nn
 
-from . import fastbn, layers
+from . import layers, lesson08
 
 #: norm name -> ``make(num_features, num_dims)`` building one normalization
 #: layer, or None for no normalization. A new variant (e.g. a faster scratch
@@ -21,8 +21,10 @@ NORM_LAYERS: dict[str, Callable[[int, int], nn.Block] | None] = {
     "scratch": lambda num_features, num_dims: layers.BatchNorm(num_features, num_dims),
     # Gluon infers the number of channels from the first input.
     "gluon": lambda num_features, num_dims: nn.BatchNorm(),
-    # The same layer with a hand-written backward (lesson 04).
-    "fast": lambda num_features, num_dims: fastbn.FastBatchNorm(num_features, num_dims),
+    # The same layer with a hand-written backward (lesson 08).
+    "fast": lambda num_features, num_dims: lesson08.FastBatchNorm(
+        num_features, num_dims
+    ),
 }
 NORMS = tuple(NORM_LAYERS)
 #: The classes that :func:`batchnorm_layers` recognizes as batch norm.
@@ -75,7 +77,7 @@ def lenet(norm: str = "none") -> nn.Block:
         ``"none"``: no normalization. ``"scratch"``: the lesson's
         :class:`bnlesson.layers.BatchNorm`, sized explicitly (6 and 16
         channels, 120 and 84 units). ``"fast"``: the same layer with a
-        hand-written backward, :class:`bnlesson.fastbn.FastBatchNorm`.
+        hand-written backward, :class:`bnlesson.lesson08.FastBatchNorm`.
         ``"gluon"``: ``nn.BatchNorm()``, sizes inferred at the first forward
         pass.
 

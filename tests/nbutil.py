@@ -24,6 +24,26 @@ def code_cells(path: Path) -> list[str]:
             if c.cell_type == "code"]  # fmt: skip
 
 
+def defined_names(path: Path) -> dict[str, int]:
+    """Map each top-level ``def``/``class`` of the notebook to its cell's ``In [n]``.
+
+    Every definition a lesson shows, so a test can check that each one has a
+    package twin and that the twin's comment names the right cell.
+    """
+    found = {}
+    for cell in nbformat.read(path, as_version=4).cells:
+        if cell.cell_type != "code":
+            continue
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:
+            continue  # IPython magics; definitions never use them
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                found[node.name] = cell.execution_count
+    return found
+
+
 def definitions(path: Path, names: set[str], preamble: str = "") -> dict:
     """Execute the notebook cells that define `names` and return what they define.
 

@@ -9,7 +9,7 @@ from mxnet.gluon import nn
 from numpy.testing import assert_allclose
 
 from bnlesson import BatchNorm, batch_norm
-from bnlesson.fastbn import FastBatchNorm, batch_norm_fast
+from bnlesson.lesson08 import FastBatchNorm, batch_norm_fast
 
 # Both implementations share the Gluon reference, the input checks and the
 # degenerate cases.

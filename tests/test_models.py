@@ -118,7 +118,7 @@ def test_unknown_norm_lists_the_choices(norm):
 
 
 def test_fast_variant_uses_the_fast_layer_everywhere():
-    from bnlesson.fastbn import FastBatchNorm
+    from bnlesson.lesson08 import FastBatchNorm
 
     net = lenet("fast")
     assert [type(b) for b in batchnorm_layers(net)] == [FastBatchNorm] * 4

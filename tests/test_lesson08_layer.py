@@ -1,4 +1,4 @@
-"""batch_norm_fast and FastBatchNorm vs layers.batch_norm and Gluon's nn.BatchNorm."""
+"""Lesson 08's fast layer: batch_norm_fast and FastBatchNorm vs layers.batch_norm."""
 
 import subprocess
 import sys
@@ -13,9 +13,9 @@ from mxnet import autograd, gluon, np
 from mxnet.gluon import nn
 from numpy.testing import assert_allclose
 
-from bnlesson import fastbn, models
-from bnlesson.fastbn import FastBatchNorm, batch_norm_fast, channel_mean, per_example
+from bnlesson import lesson08, models
 from bnlesson.layers import BatchNorm, batch_norm, stat_shape
+from bnlesson.lesson08 import FastBatchNorm, batch_norm_fast, channel_mean, per_example
 
 
 def run(fn, shape, dY_seed=7, attach=("X", "gamma", "beta")):
@@ -101,7 +101,7 @@ def test_falls_back_to_the_lecture_formula_when_gamma_has_no_gradient(monkeypatc
     _, _, _, grads_ref = run(batch_norm, shape)
     calls = []
     monkeypatch.setattr(
-        fastbn, "batch_norm", lambda *a: calls.append(1) or batch_norm(*a)
+        lesson08, "batch_norm", lambda *a: calls.append(1) or batch_norm(*a)
     )
     _, _, _, grads = run(batch_norm_fast, shape, attach=("X",))
     assert calls, "the fallback was not used"
@@ -112,7 +112,7 @@ def test_uses_the_hand_written_gradient_otherwise(monkeypatch):
     def fail(*args):
         raise AssertionError("the slow lecture formula was used")
 
-    monkeypatch.setattr(fastbn, "batch_norm", fail)
+    monkeypatch.setattr(lesson08, "batch_norm", fail)
     for shape in SHAPES:
         run(batch_norm_fast, shape)
     layer = FastBatchNorm(3, 4)
@@ -168,7 +168,7 @@ def test_block_trains_with_a_trainer_without_deadlock():
         """
         from mxnet import autograd, gluon, np, npx
         from mxnet.gluon import nn
-        from bnlesson.fastbn import FastBatchNorm
+        from bnlesson.lesson08 import FastBatchNorm
         npx.set_np()
         net = nn.Sequential()
         net.add(nn.Conv2D(4, 3), FastBatchNorm(4, 4), nn.Activation("sigmoid"),

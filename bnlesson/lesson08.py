@@ -1,0 +1,281 @@
+r"""Lesson 08: the backward pass of batch norm, by hand, checked and made fast.
+
+The code of ``notebooks/08_batch_norm_backward.ipynb``; a comment above each
+definition names the cell (``In [n]``) that shows it. Per feature or channel
+with :math:`m` values, :math:`s = 1/\sqrt{\sigma_B^2 + \epsilon}`,
+:math:`\hat x_i = (x_i - \mu_B)\, s`, :math:`y_i = \gamma \hat x_i + \beta`,
+:math:`g_i = \partial \ell / \partial y_i` and bars for means over the
+:math:`m` values:
+
+.. math::
+
+    \frac{\partial \ell}{\partial x_i}
+    = \gamma s \Big(g_i - \overline{g} - \hat x_i\, \overline{g \hat x}\Big),
+    \qquad
+    \frac{\partial \ell}{\partial \gamma} = m\, \overline{g \hat x},
+    \qquad
+    \frac{\partial \ell}{\partial \beta} = m\, \overline{g}.
+
+:class:`FastBatchNorm` follows the conventions of :mod:`bnlesson.layers`
+(``momentum`` weights the old moving value, biased batch variance) and
+updates its moving statistics in the forward pass.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from typing import Callable
+
+import numpy as onp
+from mxnet import autograd, np, npx, profiler
+
+from .layers import EPS, MOMENTUM, BatchNorm, batch_norm, check_stats, stat_shape
+
+
+# 08_batch_norm_backward.ipynb, In [2]
+def bn_forward(X, gamma, beta, eps: float) -> tuple:
+    """Training-mode forward pass, one graph node per line; returns Y and a cache."""
+    axes = (0,) if X.ndim == 2 else (0, 2, 3)
+    mu = X.mean(axis=axes, keepdims=True)
+    d = X - mu
+    v = (d * d).mean(axis=axes, keepdims=True)
+    s = 1 / np.sqrt(v + eps)
+    X_hat = d * s
+    Y = gamma * X_hat + beta
+    return Y, (X_hat, d, s, gamma)
+
+
+# 08_batch_norm_backward.ipynb, In [5]
+def bn_backward_graph(dY, cache: tuple) -> tuple:
+    """``(dX, dgamma, dbeta)``, node by node through :func:`bn_forward`."""
+    X_hat, d, s, gamma = cache
+    axes = (0,) if dY.ndim == 2 else (0, 2, 3)
+    m = dY.size // dY.shape[1]  # values per feature or channel
+    dbeta = dY.sum(axis=axes, keepdims=True)  # node 1: Y = gamma X_hat + beta
+    dgamma = (dY * X_hat).sum(axis=axes, keepdims=True)
+    dX_hat = gamma * dY
+    ds = (dX_hat * d).sum(axis=axes, keepdims=True)  # node 2: X_hat = d s
+    dd = dX_hat * s
+    dv = -0.5 * s**3 * ds  # node 3: s = (v + eps)^(-1/2)
+    dd = dd + dv * 2 * d / m  # node 4: v = mean(d^2)
+    dmu = -dd.sum(axis=axes, keepdims=True)  # node 5: d = X - mu
+    dX = dd + dmu / m  # node 6: mu = mean(X)
+    return dX, dgamma, dbeta
+
+
+# 08_batch_norm_backward.ipynb, In [6]
+def bn_backward(dY, cache: tuple) -> tuple:
+    r""":func:`bn_backward_graph` simplified (the module docstring's math)."""
+    X_hat, _, s, gamma = cache
+    axes = (0,) if dY.ndim == 2 else (0, 2, 3)
+    m = dY.size // dY.shape[1]  # values per feature or channel
+    mean_dY = dY.mean(axis=axes, keepdims=True)
+    mean_dY_X_hat = (dY * X_hat).mean(axis=axes, keepdims=True)
+    dX = gamma * s * (dY - mean_dY - X_hat * mean_dY_X_hat)
+    return dX, m * mean_dY_X_hat, m * mean_dY
+
+
+# 08_batch_norm_backward.ipynb, In [11]
+def rel_error(a, b) -> float:
+    r"""CS231n's relative error of two arrays (MXNet or NumPy).
+
+    .. math:: \max_i |a_i - b_i| \,/\, \max(10^{-8}, |a_i| + |b_i|)
+    """
+    a, b = onp.asarray(a, dtype="float64"), onp.asarray(b, dtype="float64")
+    scale = onp.maximum(1e-8, onp.abs(a) + onp.abs(b))
+    return float(onp.max(onp.abs(a - b) / scale))
+
+
+# 08_batch_norm_backward.ipynb, In [13]
+def numerical_gradients(X, gamma, beta, dY, h: float = 1e-5, eps: float = 1e-5) -> list:
+    r"""Centred differences of :math:`\ell = \sum_i y_i g_i` (``g = dY``).
+
+    .. math:: \partial\ell/\partial a_j \approx (\ell(a + h e_j) - \ell(a - h e_j))/2h
+
+    for each entry of `X`, `gamma`, `beta` (perturbed in place, restored),
+    in their dtype. Returns three float64 NumPy arrays.
+    """
+
+    def loss():
+        return float((bn_forward(X, gamma, beta, eps)[0] * dY).sum())
+
+    grads = []
+    for A in (X, gamma, beta):
+        grad = onp.zeros(A.shape)
+        for j in onp.ndindex(A.shape):
+            old = A[j].copy()  # an array, not a float: MXNet would round it
+            A[j] = old + h
+            loss_plus = loss()
+            A[j] = old - h
+            loss_minus = loss()
+            A[j] = old
+            grad[j] = (loss_plus - loss_minus) / (2 * h)
+        grads.append(grad)
+    return grads
+
+
+# 08_batch_norm_backward.ipynb, In [22]
+def mean_over_axes(X):
+    """Per-channel mean by MXNet's generic reduction: ``(1, C)`` or ``(1, C, 1, 1)``."""
+    return X.mean(axis=(0,) if X.ndim == 2 else (0, 2, 3), keepdims=True)
+
+
+# 08_batch_norm_backward.ipynb, In [22]
+def as_is(v, X):
+    """No spreading: `v` broadcasts against `X` as it is."""
+    return v
+
+
+# 08_batch_norm_backward.ipynb, In [23]
+def channel_mean(X):
+    r""":func:`mean_over_axes` through fast kernels.
+
+    Global average pooling gives each image's channel means :math:`P_{nc}`,
+    and a matrix-vector product averages them over the batch:
+    :math:`\mu_c = \frac{1}{N} \mathbf{1}^\top P_{\cdot c}`.
+    """
+    N, C = X.shape[:2]
+    P = X
+    if X.ndim == 4:  # global average pooling is an MKL-DNN kernel
+        P = npx.pooling(X, kernel=X.shape[2:], pool_type="avg", global_pool=True)
+        P = P.reshape(N, C)
+    weights = np.full((N,), 1.0 / N, dtype=X.dtype, ctx=X.ctx)
+    return np.dot(weights, P).reshape(stat_shape(X))
+
+
+# 08_batch_norm_backward.ipynb, In [25]
+def per_example(v, X):
+    """Spread the per-channel `v` over one example of 4-D `X`: ``(1, C, H, W)``.
+
+    MXNet's CPU kernels broadcast along the batch axis alone faster than
+    along the batch and pixel axes; the result broadcasts as `v` does.
+    """
+    if X.ndim == 2:
+        return v
+    return np.broadcast_to(v, (1, *X.shape[1:]))
+
+
+# 08_batch_norm_backward.ipynb, In [26]
+class BatchNormTraining(autograd.Function):
+    """Training-mode batch norm whose ``backward`` is :func:`bn_backward`.
+
+    ``forward(gamma, beta, X)`` returns ``Y`` and keeps the batch statistics
+    in ``self.mean`` and ``self.var``. `mean_of` and `spread` compute and
+    broadcast per-channel values (the lesson swaps them to time each
+    speed-up). Shaped by quirks of MXNet 1.9.1's ``autograd.Function``:
+    ``backward`` gets and returns classic ``NDArray`` s under ``npx.set_np()``;
+    input gradients stop at the first input needing none (so ``X`` comes
+    last) and are never written for ``grad_req='add'``; ``backward`` runs on
+    another thread after ``Trainer.step()`` may have queued an update of
+    ``gamma`` that waits for it, so it must not read ``gamma`` (deadlock):
+    ``forward`` saves ``gamma * s``, a new array.
+    """
+
+    def __init__(self, eps, mean_of=channel_mean, spread=per_example):
+        super().__init__()
+        self.eps, self.mean_of, self.spread = eps, mean_of, spread
+
+    def forward(self, gamma, beta, X):
+        mean_of, spread = self.mean_of, self.spread
+        self.mean = mean_of(X)
+        d = X - spread(self.mean, X)
+        self.var = mean_of(d * d)  # d * d: the generic d ** 2 kernel is slower
+        s = 1.0 / np.sqrt(self.var + self.eps)
+        X_hat = d * spread(s, X)
+        self.save_for_backward(X_hat, gamma * s)
+        return spread(gamma, X) * X_hat + spread(beta, X)
+
+    def backward(self, dY):
+        mean_of, spread = self.mean_of, self.spread
+        dY = dY.as_np_ndarray()
+        X_hat, gamma_s = self.saved_tensors
+        m = X_hat.size // X_hat.shape[1]
+        mean_dY, mean_dY_X_hat = mean_of(dY), mean_of(dY * X_hat)
+        dX = spread(gamma_s, X_hat) * (
+            dY - spread(mean_dY, X_hat) - X_hat * spread(mean_dY_X_hat, X_hat)
+        )
+        dgamma, dbeta = m * mean_dY_X_hat, m * mean_dY
+        return dgamma.as_nd_ndarray(), dbeta.as_nd_ndarray(), dX.as_nd_ndarray()
+
+
+# 08_batch_norm_backward.ipynb, In [28]
+def batch_norm_fast(X, gamma, beta, moving_mean, moving_var, eps, momentum):
+    r""":func:`bnlesson.layers.batch_norm` with the hand-written gradient.
+
+    Same arguments, results and errors. In training mode
+    :math:`y = \gamma (x - \mu_B)/\sqrt{\sigma_B^2 + \epsilon} + \beta` comes
+    from :class:`BatchNormTraining` (backward: :func:`bn_backward`) and the
+    moving statistics become :math:`\lambda \hat\mu + (1 - \lambda)\mu_B`,
+    :math:`\lambda \hat\sigma^2 + (1 - \lambda)\sigma_B^2`. Recording with
+    ``gamma`` or ``beta`` lacking a gradient buffer falls back to
+    :func:`~bnlesson.layers.batch_norm`: the Function would not write theirs.
+    """
+    check_stats(
+        X, gamma=gamma, beta=beta, moving_mean=moving_mean, moving_var=moving_var
+    )
+    if not autograd.is_training():  # one scale and one shift per channel
+        scale = gamma / np.sqrt(moving_var + eps)
+        shift = beta - moving_mean * scale
+        Y = X * per_example(scale, X) + per_example(shift, X)
+        return Y, moving_mean, moving_var
+    if autograd.is_recording() and (gamma.grad is None or beta.grad is None):
+        return batch_norm(X, gamma, beta, moving_mean, moving_var, eps, momentum)
+    normalize = BatchNormTraining(eps)
+    Y = normalize(gamma, beta, X)
+    moving_mean = momentum * moving_mean + (1.0 - momentum) * normalize.mean
+    moving_var = momentum * moving_var + (1.0 - momentum) * normalize.var
+    return Y, moving_mean, moving_var
+
+
+# 08_batch_norm_backward.ipynb, In [29]
+class FastBatchNorm(BatchNorm):
+    """:class:`bnlesson.layers.BatchNorm` computed by :func:`batch_norm_fast`.
+
+    Same Parameters, moving statistics and defaults. Parameters whose
+    ``grad_req`` is not ``'write'`` (frozen, or ``'add'``) use the lecture's
+    :func:`~bnlesson.layers.batch_norm`, right in every case.
+    """
+
+    def forward(self, X):
+        if self.moving_mean.ctx != X.ctx:
+            self.moving_mean = self.moving_mean.copyto(X.ctx)
+            self.moving_var = self.moving_var.copyto(X.ctx)
+        fast = self.gamma.grad_req == "write" and self.beta.grad_req == "write"
+        compute = batch_norm_fast if fast else batch_norm
+        Y, self.moving_mean, self.moving_var = compute(
+            X, self.gamma.data(X.ctx), self.beta.data(X.ctx),
+            self.moving_mean, self.moving_var, eps=EPS, momentum=MOMENTUM,
+        )  # fmt: skip
+        return Y
+
+
+# 08_batch_norm_backward.ipynb, In [31]
+def profile(forward: Callable, dY, repeat: int = 10) -> tuple:
+    """Time ``forward()`` and its backward pass (head gradient `dY`).
+
+    One uncounted pass (memory allocation), then `repeat` passes under
+    ``mx.profiler``. Returns the median wall-clock ms per pass and the ms per
+    pass of each operator (``::name``: run inside an ``autograd.Function``).
+    """
+    times = []
+    with tempfile.TemporaryDirectory() as tmp:  # the profiler writes a trace
+        profiler.set_config(profile_all=True, aggregate_stats=True,
+                            filename=os.path.join(tmp, "profile.json"))  # fmt: skip
+        for i in range(repeat + 1):
+            if i == 1:
+                profiler.set_state("run")
+            start = time.perf_counter()
+            with autograd.record():
+                Y = forward()
+            Y.backward(dY)
+            npx.waitall()
+            times.append(1000 * (time.perf_counter() - start))
+        profiler.set_state("stop")
+        stats = json.loads(profiler.dumps(reset=True, format="json"))["Time"]
+    ops = {**stats.get("operator", {}), **stats.get("Custom Operator", {})}
+    skip = {"WaitForVar", "DeleteVariable"}  # engine bookkeeping
+    ms = {k: v["Total"] / repeat for k, v in ops.items() if k not in skip}
+    return float(onp.median(times[1:])), ms

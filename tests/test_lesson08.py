@@ -1,0 +1,298 @@
+"""Lesson 08: the hand-written gradient against references, and notebook = package."""
+
+import inspect
+import re
+
+import numpy as onp
+import pytest
+from mxnet import autograd, np
+from mxnet.gluon import nn
+
+from bnlesson import layers, lesson08
+from bnlesson.lesson08 import (
+    BatchNormTraining,
+    bn_backward,
+    bn_backward_graph,
+    bn_forward,
+    numerical_gradients,
+    rel_error,
+)
+
+from nbutil import defined_names, definitions, notebook
+
+PREAMBLE = (
+    "import numpy as onp\n"
+    "from mxnet import autograd, np, npx\n"
+    "from mxnet.gluon import nn\n"
+    "from bnlesson import BatchNorm, batch_norm\n"
+    "from bnlesson.layers import EPS, MOMENTUM, check_stats, stat_shape\n"
+)
+#: Every definition the notebook shows; each has a twin in bnlesson.lesson08.
+TWINS = {
+    "bn_forward", "bn_backward_graph", "bn_backward", "rel_error",
+    "numerical_gradients", "mean_over_axes", "as_is", "channel_mean",
+    "per_example", "BatchNormTraining", "batch_norm_fast", "FastBatchNorm",
+    "profile",
+}  # fmt: skip
+SHAPES = [(6, 4), (3, 4, 2, 3)]
+
+
+def case(shape, seed=0, constant_channel=None, dtype="float64"):
+    """X, gamma, beta, dY; one channel of X constant (zero variance) if asked."""
+    rng = onp.random.default_rng(seed)
+    stat = layers.stat_shape(onp.zeros(shape))
+    X = rng.normal(3, 2, shape)
+    if constant_channel is not None:
+        X[:, constant_channel] = 1.7
+    arrays = (X, rng.uniform(0.5, 2, stat), rng.normal(0, 1, stat),
+              rng.normal(0, 1, shape))  # fmt: skip
+    return [np.array(a, dtype=dtype) for a in arrays]
+
+
+def autograd_gradients(X, gamma, beta, dY, eps=1e-5):
+    """Gradients of sum(Y * dY) through lesson 01's batch_norm, by autograd."""
+    X, gamma, beta = X.copy(), gamma.copy(), beta.copy()
+    for a in (X, gamma, beta):
+        a.attach_grad()
+    with autograd.record():
+        Y, _, _ = layers.batch_norm(X, gamma, beta, np.zeros_like(gamma),
+                                    np.ones_like(gamma), eps, 0.9)  # fmt: skip
+    Y.backward(dY)
+    return [a.grad for a in (X, gamma, beta)]
+
+
+# --- the gradient against finite differences and autograd ------------------
+
+
+def assert_close(a, b, name, rtol=1e-6):
+    """Within `rtol` of each other, or of the largest entry near zero.
+
+    CS231n's entrywise relative error is not used here: with a zero-variance
+    channel, x_hat and so dgamma are 0 up to rounding (1e-13 vs 0), which that
+    measure reports as a large error.
+    """
+    b = onp.asarray(b, dtype="float64")
+    onp.testing.assert_allclose(onp.asarray(a, dtype="float64"), b, rtol=rtol,
+                                atol=rtol * onp.abs(b).max(), err_msg=name)  # fmt: skip
+
+
+GRADIENT_CASES = pytest.mark.parametrize(
+    "shape, constant_channel",
+    [(s, c) for s in SHAPES for c in (None, 1)],
+    ids=["2-D", "2-D, zero variance", "4-D", "4-D, zero variance"],
+)
+
+
+@GRADIENT_CASES
+def test_hand_written_gradient_matches_finite_differences(shape, constant_channel):
+    X, gamma, beta, dY = case(shape, constant_channel=constant_channel)
+    ours = bn_backward(dY, bn_forward(X, gamma, beta, 1e-5)[1])
+    numeric = numerical_gradients(X, gamma, beta, dY, h=1e-6)
+    for name, a, b in zip(("dX", "dgamma", "dbeta"), ours, numeric):
+        assert_close(a, b, name)
+
+
+@GRADIENT_CASES
+def test_hand_written_gradient_matches_autograd(shape, constant_channel):
+    X, gamma, beta, dY = case(shape, constant_channel=constant_channel)
+    ours = bn_backward(dY, bn_forward(X, gamma, beta, 1e-5)[1])
+    graph = bn_backward_graph(dY, bn_forward(X, gamma, beta, 1e-5)[1])
+    reference = autograd_gradients(X, gamma, beta, dY)
+    for name, a, b, c in zip(("dX", "dgamma", "dbeta"), ours, graph, reference):
+        assert_close(a, c, name, rtol=1e-12)
+        assert_close(b, c, name, rtol=1e-12)
+
+
+@GRADIENT_CASES
+def test_fast_function_matches_finite_differences(shape, constant_channel):
+    X, gamma, beta, dY = case(shape, constant_channel=constant_channel)
+    numeric = numerical_gradients(X, gamma, beta, dY, h=1e-6)
+    for a in (X, gamma, beta):
+        a.attach_grad()
+    with autograd.record():
+        Y = BatchNormTraining(1e-5)(gamma, beta, X)
+    Y.backward(dY)
+    for name, a, b in zip(("dX", "dgamma", "dbeta"), (X, gamma, beta), numeric):
+        assert_close(a.grad, b, name)
+
+
+def test_a_dropped_term_fails_the_check():
+    X, gamma, beta, dY = case(SHAPES[0])
+    X_hat, _, s, _ = bn_forward(X, gamma, beta, 1e-5)[1]
+    dX_wrong = gamma * s * (dY - dY.mean(axis=0, keepdims=True))
+    assert rel_error(dX_wrong, numerical_gradients(X, gamma, beta, dY)[0]) > 1e-2
+
+
+def test_float32_finite_differences_cannot_confirm_a_correct_gradient():
+    X, gamma, beta, dY = case(SHAPES[0])
+    exact = bn_backward(dY, bn_forward(X, gamma, beta, 1e-5)[1])[0]
+    low = [a.astype("float32") for a in (X, gamma, beta, dY)]
+    best = min(rel_error(numerical_gradients(*low, h=h)[0], exact)
+               for h in (1e-1, 1e-2, 1e-3, 1e-4, 1e-5))  # fmt: skip
+    assert best > 1e-6
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_gradient_sums_to_zero_and_is_orthogonal_to_x_hat(shape):
+    X, gamma, beta, dY = case(shape)
+    axes = (0,) if len(shape) == 2 else (0, 2, 3)
+    X_hat, *_ = cache = bn_forward(X, gamma, beta, 0.0)[1]
+    dX = bn_backward(dY, cache)[0]
+    scale = float(np.abs(dX).sum())
+    assert float(np.abs(dX.sum(axis=axes)).max()) < 1e-12 * scale
+    assert float(np.abs((dX * X_hat).sum(axis=axes)).max()) < 1e-12 * scale
+
+
+def test_a_batch_of_two_gets_no_gradient_without_eps():
+    X, gamma, beta, dY = case((2, 4))
+    dX = bn_backward(dY, bn_forward(X, gamma, beta, 0.0)[1])[0]
+    assert float(np.abs(dX).max()) < 1e-12
+
+
+def test_rel_error_by_hand():
+    assert rel_error([1.0, 2.0], [1.0, 2.2]) == pytest.approx(0.2 / 4.2)
+    assert rel_error(np.zeros(3), np.zeros(3)) == 0.0
+    assert rel_error([1.0, -1.0], [1.0, 1.0]) == 1.0  # a wrong sign
+
+
+def test_numerical_gradients_restore_their_inputs():
+    arrays = case(SHAPES[1])  # float64: every last bit must come back
+    before = [a.asnumpy().copy() for a in arrays]
+    numerical_gradients(*arrays)
+    for a, b in zip(arrays, before):
+        assert onp.array_equal(a.asnumpy(), b)
+
+
+def test_profile_reports_operators_and_leaves_no_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    X = np.random.normal(size=(8, 3, 4, 4))
+    layer = nn.BatchNorm(in_channels=3)
+    layer.initialize()
+    ms, ops = lesson08.profile(lambda: layer(X), np.ones(X.shape), repeat=2)
+    assert ms > 0 and {"BatchNorm", "_backward_BatchNorm"} <= set(ops)
+    gamma, beta = np.ones((1, 3, 1, 1)), np.zeros((1, 3, 1, 1))
+    for a in (X, gamma, beta):
+        a.attach_grad()
+    ms, ops = lesson08.profile(lambda: BatchNormTraining(1e-5)(gamma, beta, X),
+                               np.ones(X.shape), repeat=2)  # fmt: skip
+    assert "_backward_CustomFunction" in ops and "::Pooling" in ops
+    assert list(tmp_path.iterdir()) == []
+
+
+# --- the notebook and the package ------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def lesson():
+    return definitions(notebook("08"), TWINS, PREAMBLE)
+
+
+def test_every_definition_has_a_twin_whose_comment_names_its_cell():
+    shown = defined_names(notebook("08"))
+    assert set(shown) == TWINS
+    source = inspect.getsource(lesson08)
+    named = {name: int(cell) for cell, name in re.findall(
+        r"# 08_batch_norm_backward\.ipynb, In \[(\d+)\]\n(?:def|class) (\w+)", source
+    )}  # fmt: skip
+    assert named == shown
+
+
+def same(a, b):
+    """Identical results: arrays bit for bit, tuples and lists entry by entry."""
+    if isinstance(a, (tuple, list)):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    if hasattr(a, "asnumpy"):
+        return a.shape == b.shape and onp.array_equal(a.asnumpy(), b.asnumpy())
+    return onp.array_equal(a, b)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_same_gradient_functions(lesson, shape):
+    X, gamma, beta, dY = case(shape)
+    Y, cache = bn_forward(X, gamma, beta, 1e-5)
+    assert same((Y, cache), lesson["bn_forward"](X, gamma, beta, 1e-5))
+    for name in ("bn_backward_graph", "bn_backward"):
+        assert same(getattr(lesson08, name)(dY, cache), lesson[name](dY, cache))
+    assert same(numerical_gradients(X, gamma, beta, dY),
+                lesson["numerical_gradients"](X, gamma, beta, dY))  # fmt: skip
+    wrong = dY * 1.01
+    assert rel_error(wrong, dY) == lesson["rel_error"](wrong, dY)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_same_helpers(lesson, shape):
+    X = case(shape, dtype="float32")[0]
+    v = np.ones(layers.stat_shape(X)) * 2
+    for name in ("mean_over_axes", "channel_mean"):
+        assert same(getattr(lesson08, name)(X), lesson[name](X))
+    for name in ("as_is", "per_example"):
+        assert same(getattr(lesson08, name)(v, X), lesson[name](v, X))
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("speedups", [0, 1, 2])
+def test_same_autograd_function(lesson, shape, speedups):
+    results = []
+    for ns in (vars(lesson08), lesson):
+        mean_of = ns["channel_mean"] if speedups >= 1 else ns["mean_over_axes"]
+        spread = ns["per_example"] if speedups >= 2 else ns["as_is"]
+        X, gamma, beta, dY = case(shape, dtype="float32")
+        for a in (X, gamma, beta):
+            a.attach_grad()
+        with autograd.record():
+            f = ns["BatchNormTraining"](1e-5, mean_of, spread)
+            Y = f(gamma, beta, X)
+        Y.backward(dY)
+        results.append([Y, f.mean, f.var, X.grad, gamma.grad, beta.grad])
+    assert same(*results)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("mode", ["record", "record, no gamma grad", "predict"])
+def test_same_batch_norm_fast(lesson, shape, mode):
+    results = []
+    for fn in (lesson08.batch_norm_fast, lesson["batch_norm_fast"]):
+        X, gamma, beta, dY = case(shape, dtype="float32")
+        mean, var = np.zeros_like(gamma), np.ones_like(gamma)
+        X.attach_grad()
+        if mode == "record":
+            gamma.attach_grad()
+            beta.attach_grad()
+        with autograd.record(train_mode=mode != "predict"):
+            Y, new_mean, new_var = fn(X, gamma, beta, mean, var, 1e-5, 0.9)
+        Y.backward(dY)
+        results.append([Y, new_mean, new_var, X.grad])
+    assert same(*results)
+
+
+def test_same_errors(lesson):
+    X, s = np.ones((2, 3, 4)), np.ones((1, 3))
+    messages = []
+    for fn in (lesson08.batch_norm_fast, lesson["batch_norm_fast"]):
+        with pytest.raises(ValueError) as err:
+            fn(X, s, s, s, s, 1e-5, 0.9)
+        messages.append(str(err.value))
+    assert messages[0] == messages[1]
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("grad_req", ["write", "null"])
+def test_same_block_over_steps(lesson, shape, grad_req):
+    results = []
+    for Block in (lesson08.FastBatchNorm, lesson["FastBatchNorm"]):
+        layer = Block(shape[1], len(shape))
+        layer.initialize()
+        layer.collect_params().setattr("grad_req", grad_req)
+        out = []
+        for step in range(2):
+            X, _, _, dY = case(shape, seed=step, dtype="float32")
+            X.attach_grad()
+            with autograd.record():
+                Y = layer(X)
+            Y.backward(dY)
+            out += [Y, X.grad, layer.moving_mean, layer.moving_var]
+            if grad_req == "write":
+                out += [layer.gamma.grad(), layer.beta.grad()]
+        out.append(layer(X))  # prediction mode
+        results.append(out)
+    assert same(*results)

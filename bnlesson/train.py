@@ -10,6 +10,7 @@ would stall MXNet's asynchronous engine once per batch.
 from __future__ import annotations
 
 import math
+import numbers
 import statistics
 from collections.abc import Iterator, Sized
 from dataclasses import dataclass, field
@@ -84,6 +85,15 @@ def require_np() -> None:
         raise RuntimeError(
             "bnlesson needs MXNet's NumPy interface: run `npx.set_np()` "
             "(from mxnet import npx) once before building and training nets."
+        )
+
+
+def check_num_epochs(num_epochs: int) -> None:
+    """Refuse a number of epochs that is not a whole number of at least 1."""
+    whole = isinstance(num_epochs, numbers.Integral)
+    if not whole or isinstance(num_epochs, bool) or num_epochs < 1:
+        raise ValueError(
+            f"num_epochs must be a whole number of at least 1, not {num_epochs!r}"
         )
 
 
@@ -283,9 +293,10 @@ def train(
     Raises
     ------
     ValueError
-        If `num_epochs` is below 1, `lr` is not a positive float32 number, or
-        `train_iter` or `test_iter` is empty or a one-shot iterator (checked
-        before training; an epoch without batches is refused when it ends).
+        If `num_epochs` is not a whole number of at least 1, `lr` is not a
+        positive float32 number, or `train_iter` or `test_iter` is empty or
+        a one-shot iterator (checked before training; an epoch without
+        batches is refused when it ends).
     RuntimeError
         If ``npx.set_np()`` has not been called.
     TrainingDiverged
@@ -296,8 +307,7 @@ def train(
         epochs completed before.
     """
     require_np()
-    if num_epochs < 1:
-        raise ValueError(f"num_epochs must be at least 1, not {num_epochs}")
+    check_num_epochs(num_epochs)
     check_lr(lr)
     check_batches("train_iter", train_iter)
     check_batches("test_iter", test_iter)

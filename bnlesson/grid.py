@@ -240,8 +240,8 @@ def _failed(number: int, total: int, run, failure: Exception, done: int) -> str:
     return (
         f"run {number}/{total} ({label(run)}) failed with "
         f"{type(failure).__name__}: {failure}\nNothing is lost: the {done} "
-        f"{'run' if done == 1 else 'runs'} that finished are in this error's "
-        f".table (catch it: `except RunFailed "
+        f"{'run that finished is' if done == 1 else 'runs that finished are'} "
+        f"in this error's .table (catch it: `except RunFailed "
         f"as err: table = err.table`). Fix the cause, then run the remaining "
         f"settings."
     )

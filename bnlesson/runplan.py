@@ -192,20 +192,20 @@ def prepare(plan, build_net, data, num_epochs, lr, seed, hybridize) -> list:
     Raises
     ------
     ValueError
-        For the first bad value or unread setting, naming it. A
-        ``ValueError`` or ``TypeError`` from `build_net` or `data` is raised
-        again with the run's number and settings in front of its message.
+        For the first bad value (with the run's number and settings in front
+        of the message, as for a ``ValueError`` or ``TypeError`` that
+        `build_net` or `data` raises) or setting that nothing reads.
     """
     jobs, read = [], set()
     for number, run in enumerate(plan, start=1):
         epochs, rate = _setting(run, "num_epochs", num_epochs), _setting(run, "lr", lr)
         run_seed = getattr(run, "seed", seed)
-        check_num_epochs(epochs)
-        check_lr(rate)
-        _check_seed(run_seed)
         reads = _Reads(run)
-        config.set_seed(run_seed)
         try:
+            check_num_epochs(epochs)
+            check_lr(rate)
+            _check_seed(run_seed)
+            config.set_seed(run_seed)
             net = build_net(reads)
             train_iter, test_iter = _data_for(data, reads)
             check_batches("train_iter", train_iter)

@@ -231,7 +231,10 @@ def check_batches(name: str, batches) -> None:
             f"gluon.data.DataLoader."
         )
     if isinstance(batches, Sized) and len(batches) == 0:
-        raise ValueError(f"{name} is empty: it holds no (X, y) batches to train on")
+        raise ValueError(
+            f"{name} is empty: it holds no (X, y) batches. Check the data it was "
+            f"made from (an empty slice or filter?)"
+        )
 
 
 def train(

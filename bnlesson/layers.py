@@ -4,6 +4,16 @@ Both follow the 2019 MXNet lecture, written for the ``mxnet.np`` interface:
 the readable formula, with the lecture's conventions (``momentum=0.9``
 weights the *old* moving value, as Gluon's ``nn.BatchNorm`` does; biased
 batch variance; the moving variance starts at one).
+
+They are the code of the lessons: :func:`stat_shape`, :func:`check_stats`,
+:func:`check_batch` and :func:`batch_norm` are cells of
+``notebooks/01_batch_norm_function.ipynb``, :class:`BatchNorm` (with
+:func:`check_input`, which the lesson imports from here) is the Block of
+``notebooks/02_batchnorm_block.ipynb``; ``tests/test_lesson01.py`` and
+``tests/test_lesson02.py`` check that the two copies agree. Both refuse what
+they cannot normalize with a message that says what to do: a wrong rank or
+statistic shape, one value per feature in training mode, an input the Block
+was not built for.
 """
 
 from __future__ import annotations

@@ -16,6 +16,12 @@ IP ?= 127.0.0.1
 # pytest-style extra arguments, e.g. make test ARGS="-k data -x"
 ARGS ?=
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
+# A relative $BNLESSON_DATA is meant from here; the notebooks' kernels run in
+# notebooks/, so hand them the absolute path.
+ifneq ($(filter-out /% ~%,$(BNLESSON_DATA)),)
+override BNLESSON_DATA := $(CURDIR)/$(BNLESSON_DATA)
+export BNLESSON_DATA
+endif
 
 .PHONY: lab test run data env lint bench clean help
 

@@ -32,8 +32,8 @@ _EXPORTS = {
     "plot_gamma_beta": "plots",
 }
 _SUBMODULES = {"config", "data", "layers", "notebook", "models", "train", "plots",
-               "lesson08", "bench", "experiments", "figure1", "lesson09",
-               "lesson09_runs", "lesson09_plots"}  # fmt: skip
+               "lesson08", "bench", "experiments", "figure1", "grid", "runplan",
+               "divergence", "lesson09", "lesson09_runs", "lesson09_plots"}  # fmt: skip
 __all__ = sorted(_EXPORTS)
 
 

@@ -16,9 +16,12 @@ machine and on whatever else it is doing; ratios much less so.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
+import os
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Sequence
@@ -37,6 +40,15 @@ VARIANTS = {
     "Gluon nn.BatchNorm": ("gluon", False),
     "Gluon nn.BatchNorm, hybridized": ("gluon", True),
 }
+#: Short names for ``--networks``: key -> label of :data:`VARIANTS`.
+KEYS = {
+    "plain": "plain",
+    "plain-hybridized": "plain, hybridized",
+    "scratch": "scratch BatchNorm",
+    "scratch-fast": "scratch, fast",
+    "gluon": "Gluon nn.BatchNorm",
+    "gluon-hybridized": "Gluon nn.BatchNorm, hybridized",
+}
 #: The issue's targets: (what, network, baseline, limit on their time ratio).
 #: A hybridized net is also held against the hybridized plain one: compiling
 #: the graph speeds up both, and only like against like is fair.
@@ -47,6 +59,50 @@ TARGETS = (
      "Gluon nn.BatchNorm, hybridized", "plain, hybridized", 1.10),
     ("scratch BatchNorm (fast) <= 3x plain", "scratch, fast", "plain", 3.0),
 )  # fmt: skip
+
+
+def parse_networks(text: str) -> list[str]:
+    """The labels of :data:`VARIANTS` that `text` names, in order.
+
+    `text` is a comma-separated list of short keys (:data:`KEYS`) or labels.
+    Some labels hold a comma themselves ("scratch, fast"), so two pieces that
+    together make a label are read as that label; no key is the second half
+    of a label, so this is never ambiguous.
+    """
+    pieces = [piece.strip() for piece in text.split(",")]
+    labels, i = [], 0
+    while i < len(pieces):
+        pair = ", ".join(pieces[i : i + 2])
+        if i + 1 < len(pieces) and pair in VARIANTS:
+            labels.append(pair)
+            i += 2
+        elif pieces[i] in KEYS or pieces[i] in VARIANTS:
+            labels.append(KEYS.get(pieces[i], pieces[i]))
+            i += 1
+        else:
+            raise ValueError(
+                f"unknown network {pieces[i]!r} in --networks {text!r}; give "
+                f"comma-separated keys ({', '.join(KEYS)}) or labels as the "
+                f"table prints them ({'; '.join(VARIANTS)})"
+            )
+    return labels
+
+
+def check_writable(path: Path, option: str) -> None:
+    """Fail now, not after minutes of timing, if `path` cannot be written."""
+    try:
+        if path.is_dir():
+            raise IsADirectoryError(errno.EISDIR, "it is a folder", str(path))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent):
+            pass  # a file can be created there
+        if path.exists() and not os.access(path, os.W_OK):
+            raise PermissionError(errno.EACCES, "permission denied", str(path))
+    except OSError as err:
+        raise ValueError(
+            f"{option} {path}: cannot write there ({err}); give the path of a "
+            f"file in a folder you can write"
+        ) from None
 
 
 def _subset(num_batches: int) -> data.Batches:
@@ -109,7 +165,7 @@ def run(
     device=None,
     verbose: bool = True,
 ) -> dict:
-    """Measure every network in `networks` (labels of :data:`VARIANTS`).
+    """Measure every network in `networks` (labels of :data:`VARIANTS` or keys).
 
     Returns a report: the settings, the data pipeline's and each network's
     seconds per (scaled) epoch, examples per second, ratio to ``"plain"``
@@ -119,10 +175,15 @@ def run(
     from mxnet import npx
 
     npx.set_np()
-    networks = list(VARIANTS) if networks is None else list(networks)
+    networks = (
+        list(VARIANTS) if networks is None else [KEYS.get(n, n) for n in networks]
+    )
     unknown = [n for n in networks if n not in VARIANTS]
     if unknown:
-        raise ValueError(f"unknown networks {unknown}; choose from {list(VARIANTS)}")
+        raise ValueError(
+            f"unknown networks {unknown}; choose from {list(VARIANTS)} or the "
+            f"keys {list(KEYS)}"
+        )
     if "plain" not in networks:
         networks.insert(0, "plain")
     if num_batches < 1 or repeats < 1:
@@ -188,17 +249,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Seconds per epoch of LeNet with and without batch norm.",
     )
     add = parser.add_argument
+    keys = "; ".join(f"{key} = {label!r}" for key, label in KEYS.items())
     add(
         "--networks",
-        help="comma-separated labels (default: all): " + "; ".join(VARIANTS),
+        help=f"comma-separated keys or labels (default: all): {keys}",
     )
     add("--batches", type=int, default=40, help="batches timed per pass")
     add("--repeats", type=int, default=3, help="timed passes per network")
     add("--json", type=Path, help="also write the figures to this file")
     add("--plot", type=Path, help="also draw a bar chart (PNG) here")
     args = parser.parse_args(argv)
-    networks = args.networks.split(",") if args.networks else None
     try:
+        networks = parse_networks(args.networks) if args.networks else None
+        for option, path in (("--json", args.json), ("--plot", args.plot)):
+            if path is not None:
+                check_writable(path, option)
         report = run(networks, args.batches, args.repeats)
     except (ValueError, data.DataError) as err:
         print(f"error: {err}", file=sys.stderr)

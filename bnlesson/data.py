@@ -20,12 +20,15 @@ Run ``python -m bnlesson.data`` to locate (and if needed download) the data.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import gzip
 import hashlib
 import os
 import struct
 import sys
 import tempfile
+import time
 import urllib.error
 import urllib.request
 import zlib
@@ -73,6 +76,11 @@ CLASS_NAMES = (
     "t-shirt", "trouser", "pullover", "dress", "coat",
     "sandal", "shirt", "sneaker", "bag", "ankle boot",
 )  # fmt: skip
+#: Size of the four .gz files the mirrors serve, in MB (what a download needs).
+DOWNLOAD_MB = 31
+#: A ``.part-*`` file untouched this long belongs to no running download (one
+#: writes every megabyte, and gives up after a 30 s silence): delete it.
+STALE_PART_SECONDS = 3600
 #: Fast mode keeps the first N examples of every class (a fixed, balanced subset).
 FAST_TRAIN_PER_CLASS = 256
 FAST_TEST_PER_CLASS = 100
@@ -80,6 +88,10 @@ FAST_TEST_PER_CLASS = 100
 
 class DataError(RuntimeError):
     """Fashion-MNIST is missing, corrupt or could not be downloaded."""
+
+
+class CacheWriteError(DataError):
+    """The download could not be written: no permission, no space, no folder."""
 
 
 def _how_to_fix() -> str:
@@ -100,11 +112,15 @@ def cache_dir() -> Path:
 
 
 def candidate_dirs(root: str | os.PathLike | None = None) -> list[tuple[Path, str]]:
-    """Return ``(folder, why)`` pairs in the order they are searched."""
+    """Return ``(folder, why)`` pairs in the order they are searched.
+
+    A relative `root` or ``$BNLESSON_DATA`` is taken from the working
+    directory, and returned as the absolute path it became.
+    """
     if root is not None:
-        return [(Path(root).expanduser(), "the `root` argument")]
+        return [(Path(root).expanduser().absolute(), "the `root` argument")]
     if os.environ.get(DATA_ENV):
-        return [(Path(os.environ[DATA_ENV]).expanduser(), f"${DATA_ENV}")]
+        return [(Path(os.environ[DATA_ENV]).expanduser().absolute(), f"${DATA_ENV}")]
     return [
         (cache_dir(), "MXNet's dataset cache"),
         (DEBIAN_DIR, "Debian's dataset-fashion-mnist"),
@@ -135,7 +151,21 @@ def find_data(root: str | os.PathLike | None = None) -> Path:
     missing = [n for n in FILES if not _file_in(candidates[0][0], n)]
     detail = f" (missing there: {', '.join(missing)})" if len(candidates) == 1 else ""
     raise DataError(
-        f"Fashion-MNIST was not found{detail}. Searched:\n{searched}\n{_how_to_fix()}"
+        f"Fashion-MNIST was not found{detail}. Searched:\n{searched}\n"
+        f"{_relative_env_note(root)}{_how_to_fix()}"
+    )
+
+
+def _relative_env_note(root) -> str:
+    # make sets it in the repository root; a notebook's kernel runs in
+    # notebooks/, so a relative path names another folder there.
+    value = os.environ.get(DATA_ENV)
+    if root is not None or not value or Path(value).expanduser().is_absolute():
+        return ""
+    return (
+        f"${DATA_ENV} is the relative path {value!r}, taken from this process's "
+        f"working directory, {Path.cwd()} (a notebook runs in its own folder): "
+        f"set it to an absolute path.\n"
     )
 
 
@@ -193,14 +223,27 @@ def download(
 ) -> Path:
     """Download the missing files into `dest` (the cache by default), verified.
 
-    Each file is written to a temporary file in `dest` and renamed only after
-    its hash checks out, so an interrupted or corrupt download leaves nothing
-    behind. Raises :class:`DataError` when no mirror delivers a valid file.
-    `mirrors` defaults to :data:`MIRRORS`.
+    Each file is written to a temporary ``.part-*`` file in `dest` and
+    renamed only after its hash checks out, so an interrupted or corrupt
+    download leaves no data file behind; part files that a killed download
+    left are deleted by the next one (:data:`STALE_PART_SECONDS`). The files
+    get the permissions of any new file (the umask), so that the other users
+    of a shared ``$MXNET_HOME`` can read them. `mirrors` defaults to
+    :data:`MIRRORS`.
+
+    Raises
+    ------
+    CacheWriteError
+        If `dest` cannot be created or written (permission, read-only file
+        system, no space left), saying which and where.
+    DataError
+        If no mirror delivers a valid file.
     """
     folder = Path(dest).expanduser() if dest is not None else cache_dir()
     mirrors = MIRRORS if mirrors is None else mirrors
-    folder.mkdir(parents=True, exist_ok=True)
+    with _writing(folder, "create the folder"):
+        folder.mkdir(parents=True, exist_ok=True)
+    _remove_stale_parts(folder)
     for name in FILES:
         if _file_in(folder, name):
             continue
@@ -210,6 +253,8 @@ def download(
             try:
                 _download_one(url, folder / f"{name}.gz", name, timeout)
                 break
+            except CacheWriteError:
+                raise  # our side: no other mirror can fix it
             except (OSError, DataError) as err:
                 errors.append(f"  - {url}: {str(err).splitlines()[0]}")
         else:
@@ -223,22 +268,80 @@ def download(
 
 
 def _download_one(url: str, target: Path, name: str, timeout: float) -> None:
-    fd, tmp_name = tempfile.mkstemp(prefix=target.name + ".part-", dir=target.parent)
+    with _writing(target.parent, "create a file in"):
+        fd, tmp_name = tempfile.mkstemp(
+            prefix=target.name + ".part-", dir=target.parent
+        )
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(
             url, timeout=timeout
         ) as r:
+            # Network errors are the mirror's; write errors are ours.
             while chunk := r.read(1 << 20):
-                out.write(chunk)
+                with _writing(target.parent, "write to"):
+                    out.write(chunk)
+                    out.flush()
         try:
             data = gzip.decompress(tmp.read_bytes())
         except (EOFError, OSError, zlib.error) as err:
             raise DataError(f"the download is not a valid gzip file ({err})") from None
         _check(data, name, Path(url))
-        os.replace(tmp, target)
+        with _writing(target.parent, "write to"):
+            # mkstemp makes the file private (0600); give it the usual mode.
+            os.chmod(tmp, 0o666 & ~_umask())
+            os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)  # the only way to read it is to set it
+    os.umask(mask)
+    return mask
+
+
+def _remove_stale_parts(folder: Path) -> None:
+    cutoff = time.time() - STALE_PART_SECONDS
+    for part in folder.glob("*.part-*"):
+        try:
+            if part.stat().st_mtime < cutoff:
+                part.unlink()
+        except OSError:
+            continue  # gone meanwhile, or another user's we may not delete
+
+
+#: What an errno from writing the cache means, in words.
+_WRITE_ERRORS = {
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.EROFS: "read-only file system",
+    errno.ENOSPC: "no space left on the device",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.ENOTDIR: "a part of the path is a file, not a folder",
+    errno.EEXIST: "a part of the path is a file, not a folder",
+}
+
+
+@contextlib.contextmanager
+def _writing(folder: Path, what: str) -> Iterator[None]:
+    """Turn an OSError of the block into a CacheWriteError saying what failed."""
+    try:
+        yield
+    except OSError as err:
+        reason = _WRITE_ERRORS.get(err.errno, err.strerror or str(err))
+        if err.errno in (errno.ENOSPC, errno.EDQUOT):
+            fix = (
+                f"Free about {DOWNLOAD_MB} MB there, or set MXNET_HOME to another disk"
+            )
+        elif err.errno in (errno.ENOTDIR, errno.EEXIST):
+            fix = "Move that file away, or set MXNET_HOME to another folder"
+        else:
+            fix = "Make it writable, or set MXNET_HOME to a folder you can write"
+        raise CacheWriteError(
+            f"Cannot {what} {folder}: {reason} ({err}). {fix} (the files go "
+            f"to $MXNET_HOME/datasets/fashion-mnist).\n{_how_to_fix()}"
+        ) from err
 
 
 def ensure_data(

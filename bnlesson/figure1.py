@@ -28,11 +28,17 @@ from typing import Iterable, Sequence
 import numpy as onp
 import pandas as pd
 from d2l import mxnet as d2l
-from mxnet import autograd, gluon, init, np, npx
+from mxnet import autograd, gluon, np, npx
 from mxnet.gluon import nn
 
 from .models import NORM_LAYERS
-from .train import TrainingDiverged, check_lr, evaluate_accuracy, require_np
+from .train import (
+    TrainingDiverged,
+    check_lr,
+    evaluate_accuracy,
+    initialize,
+    require_np,
+)
 
 #: The percentiles the paper plots: a low one, the median and a high one.
 PERCENTILES = (15, 50, 85)
@@ -382,7 +388,8 @@ def train_recording(
       the sigmoid input (:func:`sigmoid_input`) of each unit in `units` of
       hidden layer `layer`.
 
-    `net` is (re)initialized with Xavier weights on `device` and hybridized
+    `net` is (re)initialized with Xavier weights and fresh moving statistics
+    on `device` (:func:`bnlesson.train.initialize`) and hybridized
     when it can be. The steps never wait for the device; each recording
     waits once, and its time is measured apart (:attr:`Recording.overhead`).
 
@@ -433,7 +440,7 @@ def train_recording(
         raise ValueError("probe must hold at least one input")
     _layer_position(net, layer)  # a bad layer fails before any work
     device = d2l.try_gpu() if device is None else device
-    net.initialize(init.Xavier(), ctx=device, force_reinit=True)
+    initialize(net, device)  # fresh weights and moving statistics
     if isinstance(net, nn.HybridBlock):
         # One compiled graph per step, its memory planned once per input
         # shape: ~30% faster for the BN net than imperative execution.

@@ -4,6 +4,16 @@ Both follow the 2019 MXNet lecture, written for the ``mxnet.np`` interface:
 the readable formula, with the lecture's conventions (``momentum=0.9``
 weights the *old* moving value, as Gluon's ``nn.BatchNorm`` does; biased
 batch variance; the moving variance starts at one).
+
+They are the code of the lessons: :func:`stat_shape`, :func:`check_stats`,
+:func:`check_batch` and :func:`batch_norm` are cells of
+``notebooks/01_batch_norm_function.ipynb``, :class:`BatchNorm` (with
+:func:`check_input`, which the lesson imports from here) is the Block of
+``notebooks/02_batchnorm_block.ipynb``; ``tests/test_lesson01.py`` and
+``tests/test_lesson02.py`` check that the two copies agree. Both refuse what
+they cannot normalize with a message that says what to do: a wrong rank or
+statistic shape, one value per feature in training mode, an input the Block
+was not built for.
 """
 
 from __future__ import annotations
@@ -42,6 +52,39 @@ def check_stats(X, **stats) -> None:
                 f"(one value per {'feature' if X.ndim == 2 else 'channel'}); "
                 f"reshape it with .reshape{expected}."
             )
+
+
+def check_batch(X) -> None:
+    r"""Refuse a training batch with fewer than two values per feature or channel.
+
+    Training mode normalizes with the batch variance, taken over the
+    :math:`m` values of each feature (:math:`m = N` for a 2-D input) or
+    channel (:math:`m = NHW` for a 4-D input). With :math:`m = 1` every value
+    equals its mean, :math:`\hat x = 0`: the output is ``beta`` whatever the
+    input, ``gamma`` gets no gradient and the moving variance shrinks towards
+    0. PyTorch refuses this case too.
+
+    Raises
+    ------
+    ValueError
+        If :math:`m < 2`, saying what to do instead.
+    """
+    m = X.shape[0] if X.ndim == 2 else X.shape[0] * X.shape[2] * X.shape[3]
+    if m < 2:
+        unit = "feature" if X.ndim == 2 else "channel"
+        why = ""
+        if m == 1:
+            why = (
+                ": one value has no variance, so the output would be beta for "
+                "any input and gamma would learn nothing"
+            )
+        raise ValueError(
+            f"batch norm in training mode needs at least 2 values per {unit} to "
+            f"compute a variance, but the input of shape {tuple(X.shape)} has "
+            f"{m}{why}. Train with batches of at least 2 examples (drop a last "
+            f"batch of one), or normalize with the moving statistics: call it "
+            f"outside autograd.record(), or inside autograd.predict_mode()."
+        )
 
 
 def batch_norm(X, gamma, beta, moving_mean, moving_var, eps, momentum):
@@ -87,7 +130,9 @@ def batch_norm(X, gamma, beta, moving_mean, moving_var, eps, momentum):
     Raises
     ------
     ValueError
-        If `X` is neither 2-D nor 4-D, or a statistic has the wrong shape.
+        If `X` is neither 2-D nor 4-D, a statistic has the wrong shape, or (in
+        training mode) `X` has fewer than two values per feature or channel
+        (:func:`check_batch`).
     """
     check_stats(
         X, gamma=gamma, beta=beta, moving_mean=moving_mean, moving_var=moving_var
@@ -97,6 +142,7 @@ def batch_norm(X, gamma, beta, moving_mean, moving_var, eps, momentum):
     else:
         # One mean and variance per feature (2-D) or per channel (4-D): a
         # channel's statistics pool over the batch and every pixel position.
+        check_batch(X)  # a variance needs at least two values
         axes = (0,) if X.ndim == 2 else (0, 2, 3)
         mean = X.mean(axis=axes, keepdims=True)
         var = ((X - mean) ** 2).mean(axis=axes, keepdims=True)
@@ -105,6 +151,49 @@ def batch_norm(X, gamma, beta, moving_mean, moving_var, eps, momentum):
         moving_var = momentum * moving_var + (1.0 - momentum) * var
     Y = gamma * X_hat + beta
     return Y, moving_mean, moving_var
+
+
+def check_input(X, shape: tuple) -> None:
+    """Refuse an input that a layer with statistics of `shape` was not built for.
+
+    A :class:`BatchNorm` built with ``num_features=C`` takes ``(N, C)``
+    inputs (``num_dims=2``) or ``(N, C, H, W)`` inputs (``num_dims=4``); its
+    ``gamma`` has shape `shape`, ``(1, C)`` or ``(1, C, 1, 1)``. The error
+    names the expected and the actual input shape and the likely fix (another
+    ``num_features`` or ``num_dims``, a channels-last input to transpose).
+    """
+    num_features, num_dims = shape[1], len(shape)
+    if X.ndim == num_dims and X.shape[1] == num_features:
+        return
+    expected = "(batch, {})" if num_dims == 2 else "(batch, {}, height, width)"
+    raise ValueError(
+        f"this batch-norm layer (num_features={num_features}, num_dims={num_dims}) "
+        f"expects an input of shape {expected.format(num_features)}, but got one "
+        f"of shape {tuple(X.shape)}: {_input_hint(X, num_features, num_dims)}."
+    )
+
+
+def _input_hint(X, num_features: int, num_dims: int) -> str:
+    if X.ndim not in (2, 4):
+        return (
+            "batch norm takes a 2-D (after a Dense layer) or a 4-D (after a "
+            "Conv2D layer) input: flatten or reshape it"
+        )
+    if X.ndim != num_dims:
+        return (
+            f"for this {X.ndim}-D input build the layer with "
+            f"num_features={X.shape[1]}, num_dims={X.ndim}"
+        )
+    if X.ndim == 4 and X.shape[3] == num_features:
+        return (
+            "it looks channels-last (NHWC), but MXNet puts the channels on "
+            "axis 1: transpose it with X.transpose(0, 3, 1, 2)"
+        )
+    unit = "features" if X.ndim == 2 else "channels"
+    return (
+        f"the layer before it gives {X.shape[1]} {unit}: build this one with "
+        f"num_features={X.shape[1]}"
+    )
 
 
 class BatchNorm(nn.Block):
@@ -137,7 +226,19 @@ class BatchNorm(nn.Block):
         self.moving_mean = np.zeros(shape)
         self.moving_var = np.ones(shape)
 
+    def reset_running_stats(self) -> None:
+        """Start the moving statistics afresh (zeros and ones), on their device.
+
+        ``initialize(force_reinit=True)`` resets Parameters only, and the
+        moving statistics are plain arrays: :func:`bnlesson.train.train`
+        calls this so that a second training run starts like the first
+        (Gluon's ``nn.BatchNorm`` keeps them in Parameters, reset alike).
+        """
+        self.moving_mean = np.zeros(self.gamma.shape, ctx=self.moving_mean.ctx)
+        self.moving_var = np.ones(self.gamma.shape, ctx=self.moving_var.ctx)
+
     def forward(self, X):
+        check_input(X, self.gamma.shape)
         if self.moving_mean.ctx != X.ctx:
             self.moving_mean = self.moving_mean.copyto(X.ctx)
             self.moving_var = self.moving_var.copyto(X.ctx)

@@ -32,7 +32,16 @@ from typing import Callable
 import numpy as onp
 from mxnet import autograd, np, npx, profiler
 
-from .layers import EPS, MOMENTUM, BatchNorm, batch_norm, check_stats, stat_shape
+from .layers import (
+    EPS,
+    MOMENTUM,
+    BatchNorm,
+    batch_norm,
+    check_batch,
+    check_input,
+    check_stats,
+    stat_shape,
+)
 
 
 # 08_batch_norm_backward.ipynb, In [2]
@@ -221,6 +230,7 @@ def batch_norm_fast(X, gamma, beta, moving_mean, moving_var, eps, momentum):
         shift = beta - moving_mean * scale
         Y = X * per_example(scale, X) + per_example(shift, X)
         return Y, moving_mean, moving_var
+    check_batch(X)
     if autograd.is_recording() and (gamma.grad is None or beta.grad is None):
         return batch_norm(X, gamma, beta, moving_mean, moving_var, eps, momentum)
     normalize = BatchNormTraining(eps)
@@ -240,6 +250,7 @@ class FastBatchNorm(BatchNorm):
     """
 
     def forward(self, X):
+        check_input(X, self.gamma.shape)
         if self.moving_mean.ctx != X.ctx:
             self.moving_mean = self.moving_mean.copyto(X.ctx)
             self.moving_var = self.moving_var.copyto(X.ctx)

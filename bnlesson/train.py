@@ -10,42 +10,21 @@ would stall MXNet's asynchronous engine once per batch.
 from __future__ import annotations
 
 import math
+import numbers
 import statistics
+from collections.abc import Iterator, Sized
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
 import pandas as pd
 from d2l import mxnet as d2l
 from mxnet import autograd, gluon, init, np, npx
 from mxnet.util import is_np_array
 
-from . import plots
+from . import divergence, models, plots
+from .divergence import TrainingDiverged
 
 FLOAT32_MAX = 3.4028235e38
-
-
-class TrainingDiverged(FloatingPointError):
-    """The training loss became NaN or infinite: the learning rate is too high.
-
-    Attributes
-    ----------
-    epoch : int
-        The epoch (from 1) at whose end the loss was found not finite.
-    lr : float
-        The learning rate of the run.
-    history : History
-        The epochs completed before it, for plotting.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        epoch: int | None = None,
-        lr: float | None = None,
-        history: History | None = None,
-    ):
-        super().__init__(message)
-        self.epoch, self.lr, self.history = epoch, lr, history
 
 
 @dataclass
@@ -109,6 +88,15 @@ def require_np() -> None:
         )
 
 
+def check_num_epochs(num_epochs: int) -> None:
+    """Refuse a number of epochs that is not a whole number of at least 1."""
+    whole = isinstance(num_epochs, numbers.Integral)
+    if not whole or isinstance(num_epochs, bool) or num_epochs < 1:
+        raise ValueError(
+            f"num_epochs must be a whole number of at least 1, not {num_epochs!r}"
+        )
+
+
 def check_lr(lr: float) -> None:
     """Refuse a learning rate MXNet's optimizers cannot take (they use float32)."""
     if not 0 < lr <= FLOAT32_MAX:
@@ -162,11 +150,27 @@ def evaluate_accuracy(net, data_iter: Iterable, device=None) -> float:
     return correct.item() / n
 
 
-def train_epoch(net, train_iter, loss, trainer, device) -> tuple:
-    """One pass over `train_iter`; returns (loss sum, correct, examples, seconds)."""
+class Epoch(NamedTuple):
+    """What :func:`train_epoch` returns: totals over the epoch, and its trace."""
+
+    loss_sum: float
+    correct: float
+    examples: int
+    seconds: float
+    params_finite: bool
+    trace: divergence.Trace
+
+
+def train_epoch(net, train_iter, loss, trainer, device) -> Epoch:
+    """One pass over `train_iter`: loss sum, correct count, examples, seconds.
+
+    Also returns whether the parameters are finite after the last update and
+    the :class:`bnlesson.divergence.Trace` that says, if not, what went
+    non-finite first.
+    """
     timer = d2l.Timer()
     loss_sum, correct = np.zeros((), ctx=device), np.zeros((), ctx=device)
-    n = 0
+    n, trace = 0, divergence.Trace(net, device)
     for X, y in train_iter:
         X, y = X.as_in_ctx(device), y.as_in_ctx(device)
         with autograd.record():
@@ -174,22 +178,63 @@ def train_epoch(net, train_iter, loss, trainer, device) -> tuple:
             l = loss(y_hat, y)
         l.backward()
         trainer.step(X.shape[0])
-        loss_sum = loss_sum + l.sum()
+        batch_loss = l.sum()
+        trace.add(X, batch_loss)
+        loss_sum = loss_sum + batch_loss
         correct = correct + _correct(y_hat, y)
         n += X.shape[0]
     # The loop only queued work; wait for it so the time is the real one.
     npx.waitall()
-    return loss_sum.item(), correct.item(), n, timer.stop()
+    seconds = timer.stop()
+    totals = np.stack([loss_sum, correct, trace.health()]).asnumpy()  # one read
+    loss_total, correct_total, health = (float(v) for v in totals)
+    return Epoch(loss_total, correct_total, n, seconds, math.isfinite(health), trace)
 
 
-def _diverged(value: float, epoch: int, lr: float, history: History):
+def _diverged(epoch_result: Epoch, net, epoch: int, lr: float, history: History):
+    cause, batch = epoch_result.trace.first_non_finite()
+    has_bn = bool(models.batchnorm_layers(net))
+    text = divergence.message(epoch_result.loss_sum, epoch, lr, cause, batch, has_bn)
     return TrainingDiverged(
-        f"loss became {value} in epoch {epoch} at learning rate {lr}: the "
-        f"updates overshoot and the weights blew up. Lower the learning rate "
-        f"(try {lr / 10:g}) or add batch normalization, which keeps each "
-        f"layer's inputs in a range where a large rate still works.",
-        epoch=epoch, lr=lr, history=history,
-    )  # fmt: skip
+        text, epoch=epoch, lr=lr, history=history, cause=cause, batch=batch
+    )
+
+
+def initialize(net, device) -> None:
+    """Give `net` fresh Xavier weights on `device` and fresh moving statistics.
+
+    ``initialize(force_reinit=True)`` re-draws every Parameter (Gluon's
+    ``nn.BatchNorm`` keeps its running statistics in Parameters, reset
+    alike); the from-scratch layers' moving statistics are plain arrays, so
+    every block with a ``reset_running_stats()`` method is reset too. A
+    second training run of the same net from the same seed thus repeats the
+    first.
+    """
+    net.initialize(init.Xavier(), ctx=device, force_reinit=True)
+    net.apply(_reset_running_stats)
+
+
+def _reset_running_stats(block) -> None:
+    reset = getattr(block, "reset_running_stats", None)
+    if callable(reset):
+        reset()
+
+
+def check_batches(name: str, batches) -> None:
+    """Refuse a data set that training cannot go through once per epoch."""
+    if isinstance(batches, Iterator):
+        raise ValueError(
+            f"{name} is a one-shot iterator ({type(batches).__name__}): training "
+            f"goes through it once per epoch, so from the second epoch on it "
+            f"would be empty. Pass something that can be iterated again: a list "
+            f"of (X, y) batches, a bnlesson.data.Batches or a "
+            f"gluon.data.DataLoader."
+        )
+    if isinstance(batches, Sized) and len(batches) == 0:
+        raise ValueError(
+            f"{name} is empty: it holds no (X, y) batches. Check the data it was "
+            f"made from (an empty slice or filter?)"
+        )
 
 
 def train(
@@ -207,7 +252,8 @@ def train(
     r"""Train a classifier with minibatch SGD and the softmax cross-entropy loss.
 
     The lecture's loop (d2l's ``train_ch6``): `net` is (re)initialized with
-    Xavier weights on `device`, then each step on a batch of size :math:`b`
+    Xavier weights and fresh moving statistics on `device` (:func:`initialize`),
+    then each step on a batch of size :math:`b`
     updates every parameter :math:`w` by
     :math:`w \leftarrow w - \frac{\eta}{b} \sum_{i=1}^{b} \nabla_w \ell_i`,
     with :math:`\eta` = `lr`. After each epoch the test accuracy is measured
@@ -224,8 +270,9 @@ def train(
         The network, e.g. :func:`bnlesson.models.lenet`; its parameters are
         re-initialized (``force_reinit=True``).
     train_iter, test_iter : iterable of (X, y)
-        Batches of images and integer labels, on any device; `train_iter` is
-        iterated once per epoch.
+        Batches of images and integer labels, on any device. Both are
+        iterated once per epoch, so they must be re-iterable (a list, a
+        :class:`bnlesson.data.Batches`, a ``DataLoader``; not a generator).
     num_epochs : int
         At least 1.
     lr : float
@@ -249,19 +296,26 @@ def train(
     Raises
     ------
     ValueError
-        If `num_epochs` is below 1 or `lr` is not a positive float32 number.
+        If `num_epochs` is not a whole number of at least 1, `lr` is not a
+        positive float32 number, or `train_iter` or `test_iter` is empty or
+        a one-shot iterator (checked before training; an epoch without
+        batches is refused when it ends).
     RuntimeError
         If ``npx.set_np()`` has not been called.
     TrainingDiverged
-        If the mean training loss of an epoch is NaN or infinite (checked at
-        the end of each epoch). It carries the epochs completed before.
+        If the mean training loss of an epoch, or a weight after its last
+        update, is NaN or infinite (checked at the end of each epoch). Its
+        message and ``cause`` say whether the inputs, the loss or the
+        parameters went non-finite first, and in which batch; it carries the
+        epochs completed before.
     """
     require_np()
-    if num_epochs < 1:
-        raise ValueError(f"num_epochs must be at least 1, not {num_epochs}")
+    check_num_epochs(num_epochs)
     check_lr(lr)
+    check_batches("train_iter", train_iter)
+    check_batches("test_iter", test_iter)
     device = d2l.try_gpu() if device is None else device
-    net.initialize(init.Xavier(), ctx=device, force_reinit=True)
+    initialize(net, device)
     trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": lr})
     loss = gluon.loss.SoftmaxCrossEntropyLoss()
     history = History(device=str(device), lr=lr, name=name)
@@ -271,11 +325,15 @@ def train(
     board = _live_plot(num_epochs) if _want_live(live) else None
     examples = 0
     for epoch in range(1, num_epochs + 1):
-        loss_sum, correct, n, seconds = train_epoch(
-            net, train_iter, loss, trainer, device
-        )
-        if not math.isfinite(loss_sum):
-            raise _diverged(loss_sum, epoch, lr, history)
+        result = train_epoch(net, train_iter, loss, trainer, device)
+        loss_sum, correct, n, seconds = result[:4]
+        if n == 0:
+            raise ValueError(
+                f"train_iter yielded no batches in epoch {epoch}: it must give "
+                f"the same batches every time it is iterated"
+            )
+        if not (math.isfinite(loss_sum) and result.params_finite):
+            raise _diverged(result, net, epoch, lr, history)
         test_acc = evaluate_accuracy(net, test_iter, device)
         _record(history, loss_sum / n, correct / n, test_acc, seconds)
         examples += n

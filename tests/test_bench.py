@@ -63,7 +63,59 @@ def test_cli_writes_json_and_plot(tmp_path, capsys):
 
 def test_unknown_network_is_a_clear_error(capsys):
     assert bench.main(["--networks", "resnet"]) == 2
-    assert "unknown networks ['resnet']" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "unknown network 'resnet' in --networks 'resnet'" in err
+    assert "plain, plain-hybridized, scratch, scratch-fast, gluon" in err
+
+
+@pytest.fixture
+def fake_run(monkeypatch):
+    """bench.run replaced by a recorder: the CLI's parsing, without timing."""
+    calls = []
+
+    def record(networks, num_batches, repeats):
+        calls.append(networks)
+        return {"device": "cpu(0)", "batch_size": 256, "batches_measured": 1,
+                "repeats": 1, "rows": [], "targets": []}  # fmt: skip
+
+    monkeypatch.setattr(bench, "run", record)
+    return calls
+
+
+@pytest.mark.parametrize("label", list(bench.VARIANTS))
+def test_every_printed_label_can_be_selected(label, fake_run):
+    assert bench.main(["--networks", label]) == 0
+    assert fake_run == [[label]]
+
+
+def test_short_keys_and_labels_mix(fake_run):
+    assert bench.main(["--networks", "scratch, fast,gluon-hybridized,plain"]) == 0
+    assert fake_run == [
+        ["scratch, fast", "Gluon nn.BatchNorm, hybridized", "plain"]
+    ]  # fmt: skip
+    assert bench.parse_networks("scratch,scratch-fast") == [
+        "scratch BatchNorm", "scratch, fast",
+    ]  # fmt: skip
+
+
+def test_help_lists_the_short_keys(capsys):
+    with pytest.raises(SystemExit):
+        bench.main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for key, label in bench.KEYS.items():
+        assert f"{key} = '{label}'" in text
+
+
+@pytest.mark.parametrize("option", ["--json", "--plot"])
+@pytest.mark.parametrize("where", ["under a file", "a folder"])
+def test_an_unwritable_output_fails_before_timing(tmp_path, capsys, fake_run,
+                                                  option, where):  # fmt: skip
+    (tmp_path / "a_file").write_text("")
+    path = tmp_path / "a_file" / "b.json" if where == "under a file" else tmp_path
+    assert bench.main(["--networks", "plain", option, str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"error: {option} {path}: cannot write there" in err
+    assert fake_run == [], "nothing was timed"
 
 
 def test_round_robin_interleaves_after_one_untimed_warm_up():

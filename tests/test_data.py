@@ -1,15 +1,22 @@
 """bnlesson.data: locating, verifying, downloading and batching Fashion-MNIST."""
 
+import errno
 import gzip
 import http.server
 import os
+import shutil
+import stat
+import subprocess
 import threading
+import time
 from functools import partial
 
 import numpy as onp
 import pytest
 
 from bnlesson import data
+
+from nbutil import ROOT
 
 SMALL = "t10k-labels-idx1-ubyte"  # 10 KB: cheap to copy and corrupt
 
@@ -285,3 +292,145 @@ def test_fast_mode_subset_is_fixed_and_balanced(monkeypatch, capsys):
 def test_cli_reports_and_fails_clearly(isolated, capsys):
     assert data.main(["--no-download"]) == 1
     assert "Fashion-MNIST was not found" in capsys.readouterr().err
+
+
+# --- relative paths, permissions, write failures, stale parts (issue 9) -----
+
+
+def test_a_relative_env_path_is_named_as_the_absolute_path_it_became(
+    isolated, monkeypatch
+):
+    # A notebook's kernel runs in notebooks/, where `data` is another folder
+    # than in the repository root where it was set.
+    (isolated / "notebooks").mkdir()
+    monkeypatch.chdir(isolated / "notebooks")
+    monkeypatch.setenv(data.DATA_ENV, "data")
+    with pytest.raises(data.DataError) as err:
+        data.find_data()
+    message = str(err.value)
+    assert f"  - {isolated / 'notebooks' / 'data'} ($BNLESSON_DATA)" in message
+    assert "$BNLESSON_DATA is the relative path 'data'" in message
+    assert f"working directory, {isolated / 'notebooks'}" in message
+    assert "set it to an absolute path" in message
+    fill(isolated / "notebooks" / "data")
+    assert data.find_data() == isolated / "notebooks" / "data"
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+@pytest.mark.parametrize(
+    "value, expected",
+    [("data", "{root}/data"), ("../x", "{root}/../x"), ("/abs/d", "/abs/d"), ("", "")],
+)
+@pytest.mark.parametrize("where", ["environment", "command line"])
+def test_make_hands_the_notebooks_an_absolute_data_path(value, expected, where):
+    show = 'show-data-path: ; @echo "[$$BNLESSON_DATA]"'
+    env = {k: v for k, v in os.environ.items() if k != data.DATA_ENV}
+    args = ["make", "-s", "--no-print-directory", "--eval", show, "show-data-path"]
+    if where == "environment":
+        env[data.DATA_ENV] = value
+    else:
+        args.append(f"{data.DATA_ENV}={value}")
+    out = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == f"[{expected.format(root=ROOT)}]", out.stderr
+
+
+@pytest.fixture
+def labels_server(real_data_dir, server):
+    """A local mirror serving the two (small) label files."""
+    served, url = server
+    for name in data.FILES:
+        if "labels" in name:
+            (served / f"{name}.gz").write_bytes(
+                gzip.compress(real_bytes(real_data_dir, name))
+            )
+    return url
+
+
+def test_downloaded_files_get_the_usual_permissions(
+    real_data_dir, tmp_path, labels_server
+):
+    # mkstemp creates 0600 files: other users of a shared MXNET_HOME could
+    # not read them. Downloads get what any new file gets (the umask).
+    dest = _dest_with_images(real_data_dir, tmp_path)
+    old = os.umask(0o022)
+    try:
+        data.download(dest, mirrors=[labels_server])
+    finally:
+        os.umask(old)
+    for name in data.FILES:
+        if "labels" in name:
+            assert stat.S_IMODE((dest / f"{name}.gz").stat().st_mode) == 0o644
+
+
+def test_stale_part_files_are_cleaned_on_the_next_download(
+    real_data_dir, tmp_path, labels_server
+):
+    dest = _dest_with_images(real_data_dir, tmp_path)
+    stale = dest / f"{SMALL}.gz.part-killed"  # left by a `kill -9`
+    fresh = dest / f"{SMALL}.gz.part-running"  # another download, now
+    for part in (stale, fresh):
+        part.write_bytes(b"half a file")
+    hours_ago = time.time() - 2 * 3600
+    os.utime(stale, (hours_ago, hours_ago))
+    data.download(dest, mirrors=[labels_server])
+    assert not stale.exists(), "a part file untouched for hours is garbage"
+    assert fresh.exists(), "a recent one may belong to a running download"
+
+
+def _fail_with(error_number):
+    def fail(*args, **kwargs):
+        raise OSError(error_number, os.strerror(error_number))
+
+    return fail
+
+
+class FullDisk:
+    """A file whose writes fail as on a full disk."""
+
+    fdopen = os.fdopen  # the real one, for the file's descriptor
+
+    def __init__(self, fd, mode):
+        self.file = FullDisk.fdopen(fd, mode)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.file.close()
+
+    def write(self, chunk):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    def flush(self):
+        pass
+
+
+@pytest.mark.parametrize(
+    "where, error_number, says",
+    [
+        ("cache", errno.EACCES, "permission denied"),
+        ("cache", errno.EROFS, "read-only file system"),
+        ("parent", errno.EACCES, "permission denied"),
+        ("disk", errno.ENOSPC, "no space left on the device"),
+    ],
+)
+def test_cache_write_failures_say_what_failed_and_where(
+    real_data_dir, tmp_path, labels_server, monkeypatch, where, error_number, says
+):
+    dest = _dest_with_images(real_data_dir, tmp_path)
+    if where == "cache":  # the cache folder exists but takes no new file
+        monkeypatch.setattr(data.tempfile, "mkstemp", _fail_with(error_number))
+    elif where == "parent":  # MXNET_HOME's parent takes no new folder
+        dest = tmp_path / "home" / "datasets" / "fashion-mnist"
+        monkeypatch.setattr(data.Path, "mkdir", _fail_with(error_number))
+    else:
+        monkeypatch.setattr(data.os, "fdopen", FullDisk)
+    with pytest.raises(data.DataError) as err:
+        data.download(dest, mirrors=[labels_server])
+    message = str(err.value)
+    assert says in message and str(dest) in message
+    assert "no network?" not in message
+    assert "MXNET_HOME" in message
+    if where == "disk":
+        assert "Free about 31 MB there" in message
+    assert not list(dest.glob("*.part-*")) if dest.exists() else True

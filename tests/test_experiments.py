@@ -250,3 +250,125 @@ def test_refresh_recomputes_the_moving_statistics_weights_fixed():
     assert not autograd.is_training()
     with pytest.raises(ValueError, match="at least 1"):
         refresh_running_stats(net, pairs, 0)
+
+
+# --- settings are checked before anything trains (issue: silent sweeps) ------
+
+
+@pytest.fixture
+def counting(monkeypatch):
+    """Counts the training runs run_grid starts."""
+    from bnlesson import grid
+
+    calls = []
+    real = grid.train
+
+    def counted(*args, **kwargs):
+        calls.append(kwargs.get("name"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(grid, "train", counted)
+    return calls
+
+
+def test_a_setting_nothing_reads_is_refused_before_training(iters, counting, capsys):
+    with pytest.raises(ValueError) as err:
+        run_grid(dense_net, {"learning_rate": [0.01, 10.0]}, iters, 1, 0.1)
+    message = str(err.value)
+    assert "grid setting 'learning_rate' is never read" in message
+    assert "did you mean 'lr'?" in message
+    assert "accepted settings: lr, num_epochs, seed" in message
+    assert counting == [] and capsys.readouterr().out == ""
+
+
+def test_settings_read_by_build_net_or_data_are_accepted(arrays, counting):
+    X, y, Xt, yt = arrays
+
+    def make_data(run):
+        return data.Batches(X, y, run.batch_size), data.Batches(Xt, yt, 128)
+
+    grid = {"bn": [True], "batch_size": [64], "tag": ["a"]}
+    with pytest.raises(ValueError, match=r"'tag' is never read.*here: batch_size, bn"):
+        run_grid(dense_net, grid, make_data, 1, 0.1, verbose=False)
+    # a builder that reads the whole run (label, _asdict) reads every setting
+    table = run_grid(lambda run: dense_net(run) if label(run) else None, grid,
+                     make_data, 1, 0.1, verbose=False)  # fmt: skip
+    assert table.loc[1, "tag"] == "a" and len(counting) == 1
+
+
+@pytest.mark.parametrize("name", ["diverged", "final_test_acc", "epochs", "run"])
+def test_a_setting_named_like_a_result_column_is_refused(iters, counting, name):
+    with pytest.raises(ValueError) as err:
+        run_grid(lambda run: dense_net(run) if getattr(run, name) else None,
+                 {name: [1]}, iters, 1, 0.1, verbose=False)  # fmt: skip
+    message = str(err.value)
+    assert f"grid setting {name!r} has the name of a result column" in message
+    assert "final_test_acc, best_test_acc" in message and counting == []
+
+
+@pytest.mark.parametrize(
+    "grid, match",
+    [
+        ({"lr": [0.1, -1.0]}, r"lr must be a positive float32 number, not -1.0"),
+        ({"num_epochs": [1, 0]}, r"num_epochs must be a whole number of at least 1"),
+        ({"num_epochs": [1, 1.5]}, r"num_epochs must be a whole number"),
+        ({"seed": [0, -1]}, r"seed must be a whole number from 0 to 2\*\*32 - 1"),
+        ({"width": [10, 0]}, r"run 2/2 \(width=0\): a Dense layer needs"),
+    ],
+)
+def test_every_run_is_checked_before_the_first_trains(iters, counting, grid, match):
+    def build(run):
+        if getattr(run, "width", 10) == 0:
+            raise ValueError("a Dense layer needs at least one unit")
+        return dense_net(run)
+
+    kwargs = {"num_epochs": 1, "lr": 0.1}
+    kwargs = {k: v for k, v in kwargs.items() if k not in grid}
+    with pytest.raises(ValueError, match=match):
+        run_grid(build, grid, iters, verbose=False, **kwargs)
+    assert counting == [], "nothing trained"
+
+
+class FailsInTraining(nn.Block):
+    """Fails as a run might on a real machine, e.g. out of memory."""
+
+    def __init__(self):
+        super().__init__()
+        self.dense = nn.Dense(10)
+
+    def forward(self, X):
+        raise RuntimeError("out of memory (simulated)")
+
+
+def test_finished_rows_survive_a_run_that_fails(iters, capsys):
+    from bnlesson.experiments import RunFailed
+
+    def build(run):
+        return FailsInTraining() if run.fail else dense_net(run)
+
+    grid = {"fail": [False, False, True, False], "lr": [0.1]}
+    with pytest.raises(RunFailed) as err:
+        run_grid(build, grid, iters, 1)
+    assert isinstance(err.value.__cause__, RuntimeError)
+    message = str(err.value)
+    assert message.startswith(
+        "run 3/4 (fail=True, lr=0.1) failed with RuntimeError: out of memory"
+    )
+    assert "the 2 runs that finished are in this error's .table" in message
+    table = err.value.table
+    assert list(table.index) == [1, 2] and not table["fail"].any()
+    assert list(table.columns) == ["fail", "lr", *RESULT_COLUMNS]
+    assert set(table.attrs["histories"]) == {1, 2}
+    assert (err.value.run, err.value.settings.fail) == (3, True)
+    assert len(capsys.readouterr().out.splitlines()) == 2, "two runs reported"
+
+
+def test_measure_columns_may_not_overwrite_the_table(iters):
+    from bnlesson.experiments import RunFailed
+
+    with pytest.raises(RunFailed) as err:
+        run_grid(dense_net, {"lr": [0.1]}, iters, 1,
+                 measure=lambda *a: {"epochs": 7}, verbose=False)  # fmt: skip
+    assert "measure returned 'epochs', a column run_grid already fills" in str(
+        err.value.__cause__
+    )

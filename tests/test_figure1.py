@@ -131,6 +131,21 @@ def test_records_at_the_right_steps(tiny, norm):
     assert 0 < rec.record_seconds < rec.seconds and rec.overhead > 1
 
 
+def test_recording_the_same_scratch_net_again_repeats_the_first_run(tiny):
+    # The scratch layer's moving statistics are plain arrays: re-initializing
+    # the Parameters alone would leave the first run's statistics in place.
+    X, y, Xt, yt = tiny
+    net, recordings = mlp("scratch", hidden=HIDDEN, num_outputs=CLASSES), []
+    for _ in range(2):
+        set_seed(0)
+        rec = train_recording(
+            net, data.Batches(X, y, 10, shuffle=True), data.Batches(Xt, yt, 16),
+            Xt, 9, 0.5, 3,
+        )  # fmt: skip
+        recordings.append((rec.test_acc.tolist(), rec.percentiles.tolist()))
+    assert recordings[1] == recordings[0]
+
+
 def sigmoid(z):
     return 1 / (1 + onp.exp(-z))
 

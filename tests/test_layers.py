@@ -86,14 +86,43 @@ def test_per_channel_statistics_are_normalized():
 
 
 @BOTH
-def test_batch_of_one_collapses_to_beta(bn):
-    X = inputs((1, 4))
-    gamma, beta, mean, var = stats((1, 4))
+@pytest.mark.parametrize("shape", [(1, 4), (1, 4, 1, 1), (0, 4)])
+def test_one_value_per_channel_is_refused_in_training_mode(bn, shape):
+    # One value per feature has no variance: the output would be beta for any
+    # input (as Gluon's nn.BatchNorm silently returns) and gamma would get no
+    # gradient. PyTorch refuses this case; so do we, saying what to do.
+    X = inputs(shape)
+    gamma, beta, mean, var = stats(shape)
     gamma.attach_grad()
     beta.attach_grad()
+    for mode in (autograd.record, autograd.train_mode):
+        with mode(), pytest.raises(ValueError) as err:
+            bn(X, gamma, beta, mean, var, 1e-5, 0.9)
+        message = str(err.value)
+        assert f"input of shape {shape} has {shape[0]}" in message
+        assert "at least 2 values per" in message
+        assert "batches of at least 2 examples" in message
+        assert "autograd.predict_mode()" in message
+    # Prediction mode uses the moving statistics: a batch of one is fine there.
+    if shape[0]:
+        ref = gluon_reference(shape, gamma, beta, mean, var)
+        Y, _, _ = bn(X, gamma, beta, mean, var, 1e-5, 0.9)
+        assert_allclose(Y.asnumpy(), ref(X).asnumpy(), atol=1e-5)
+
+
+@BOTH
+def test_one_image_after_a_convolution_is_enough(bn):
+    # A single 2 x 2 image still gives 4 values per channel: Gluon's numbers.
+    shape = (1, 3, 2, 2)
+    X = inputs(shape)
+    gamma, beta, mean, var = stats(shape)
+    gamma.attach_grad()
+    beta.attach_grad()
+    ref = gluon_reference(shape, gamma, beta, mean, var)
     with autograd.record():
         Y, _, _ = bn(X, gamma, beta, mean, var, 1e-5, 0.9)
-    assert_allclose(Y.asnumpy(), beta.asnumpy(), atol=1e-6)
+        Y_ref = ref(X)
+    assert_allclose(Y.asnumpy(), Y_ref.asnumpy(), atol=1e-5)
 
 
 @BOTH
@@ -190,3 +219,57 @@ def test_block_moves_statistics_to_the_input_device(Block):
     assert layer.moving_mean.ctx == mx.cpu(1) and layer.moving_var.ctx == mx.cpu(1)
     assert float(np.abs(layer.moving_mean).sum()) > 0, "the update happened there"
     assert layer.gamma.grad(mx.cpu(1)).ctx == mx.cpu(1)
+
+
+@BLOCKS
+@pytest.mark.parametrize("shape", [(1, 3), (1, 3, 1, 1)])
+def test_block_refuses_a_batch_of_one_in_training_mode(Block, shape):
+    layer = Block(3, len(shape))
+    layer.initialize()
+    with autograd.record(), pytest.raises(ValueError, match="at least 2 values per"):
+        layer(inputs(shape))
+    assert (layer.moving_var == 1).all(), "the statistics were not touched"
+    assert layer(inputs(shape)).shape == shape  # prediction mode works
+
+
+@BLOCKS
+@pytest.mark.parametrize(
+    "num_dims, shape, expects, hint",
+    [
+        (4, (2, 5, 6, 6), "(batch, 3, height, width)", "num_features=5"),
+        (2, (2, 5), "(batch, 3)", "num_features=5"),
+        (4, (2, 6, 6, 3), "(batch, 3, height, width)", "X.transpose(0, 3, 1, 2)"),
+        (2, (2, 3, 6, 6), "(batch, 3)", "num_dims=4"),
+        (4, (2, 3), "(batch, 3, height, width)", "num_dims=2"),
+        (2, (2, 3, 6), "(batch, 3)", "2-D (after a Dense layer)"),
+    ],
+)  # fmt: skip
+def test_block_says_which_input_it_expected(Block, num_dims, shape, expects, hint):
+    layer = Block(3, num_dims)
+    layer.initialize()
+    for mode in (autograd.record, autograd.predict_mode):
+        with mode(), pytest.raises(ValueError) as err:
+            layer(np.ones(shape))
+        message = str(err.value)
+        assert f"num_features=3, num_dims={num_dims}" in message
+        assert f"expects an input of shape {expects}" in message
+        assert f"got one of shape {shape}" in message
+        assert hint in message
+        assert "gamma" not in message, "gamma is a Parameter: not the user's to fix"
+
+
+@BLOCKS
+@pytest.mark.parametrize("num_dims", [2, 4])
+def test_reset_running_stats_starts_the_statistics_afresh(Block, num_dims):
+    shape = (8, 3) if num_dims == 2 else (8, 3, 4, 4)
+    layer = Block(3, num_dims)
+    layer.initialize(ctx=mx.cpu(1))
+    with autograd.record():
+        layer(np.array(inputs(shape), ctx=mx.cpu(1)))
+    assert float(np.abs(layer.moving_mean).sum()) > 0
+    layer.reset_running_stats()
+    fresh = Block(3, num_dims)
+    for name in ("moving_mean", "moving_var"):
+        now, new = getattr(layer, name), getattr(fresh, name)
+        assert now.shape == new.shape and (now == new.as_in_ctx(mx.cpu(1))).all()
+        assert now.ctx == mx.cpu(1), "stays on the device it was moved to"

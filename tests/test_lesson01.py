@@ -13,8 +13,8 @@ PREAMBLE = "from mxnet import autograd, np, npx\nfrom mxnet.gluon import nn\n"
 
 @pytest.fixture(scope="module")
 def lesson():
-    return definitions(notebook("01"), {"stat_shape", "check_stats", "batch_norm"},
-                       PREAMBLE)  # fmt: skip
+    names = {"stat_shape", "check_stats", "check_batch", "batch_norm"}
+    return definitions(notebook("01"), names, PREAMBLE)
 
 
 def arrays(shape, seed):
@@ -49,3 +49,15 @@ def test_same_errors(lesson, X_shape, stat_shape):
             fn(X, s, s, s, s, 1e-5, 0.9)
         messages.append(str(err.value))
     assert messages[0] == messages[1]
+
+
+@pytest.mark.parametrize("shape", [(1, 3), (1, 3, 1, 1), (0, 3)])
+def test_same_refusal_of_one_value_per_channel(lesson, shape):
+    s = np.ones((1, 3) if len(shape) == 2 else (1, 3, 1, 1))
+    messages = []
+    for fn in (lesson["batch_norm"], bnlesson.batch_norm):
+        with autograd.record(), pytest.raises(ValueError) as err:
+            fn(np.ones(shape), s, s, s, s, 1e-5, 0.9)
+        messages.append(str(err.value))
+    assert messages[0] == messages[1]
+    assert "at least 2 values per" in messages[0]

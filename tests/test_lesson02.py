@@ -13,6 +13,7 @@ PREAMBLE = (
     "from mxnet import autograd, init, np, npx\n"
     "from mxnet.gluon import nn\n"
     "from bnlesson import batch_norm\n"
+    "from bnlesson.layers import check_input\n"
 )
 
 
@@ -62,3 +63,26 @@ def test_same_error(Lesson):
             cls(3, 3)
         messages.append(str(err.value))
     assert messages[0] == messages[1]
+
+
+@pytest.mark.parametrize("num_dims, shape", [(4, (2, 6, 6, 3)), (2, (2, 3, 6, 6))])
+def test_same_input_check(Lesson, num_dims, shape):
+    messages = []
+    for cls in (Lesson, bnlesson.BatchNorm):
+        layer = cls(3, num_dims)
+        layer.initialize()
+        with pytest.raises(ValueError) as err:
+            layer(np.ones(shape))
+        messages.append(str(err.value))
+    assert messages[0] == messages[1]
+
+
+def test_same_reset_of_the_moving_statistics(Lesson):
+    layers = [cls(5, 2) for cls in (Lesson, bnlesson.BatchNorm)]
+    for layer in layers:
+        layer.initialize()
+        with autograd.record():
+            layer(batches((16, 5), 1)[0])
+        layer.reset_running_stats()
+        assert (layer.moving_mean == 0).all() and (layer.moving_var == 1).all()
+        assert layer.moving_var.shape == (1, 5)

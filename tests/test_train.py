@@ -155,8 +155,8 @@ def test_no_synchronisation_inside_an_epoch(iters, monkeypatch):
     train_iter, test_iter = iters
     train_iter.batch_size = 32  # 16 batches per epoch
     train(lenet("none"), train_iter, test_iter, 2, 0.9, verbose=False, live=False)
-    # Per epoch: the loss sum, the correct count and the test count.
-    assert len(syncs) == 2 * 3
+    # Per epoch: one read of the training totals, one of the test count.
+    assert len(syncs) == 2 * 2
 
 
 # --- divergence -------------------------------------------------------------
@@ -167,9 +167,43 @@ def test_huge_learning_rate_stops_with_advice(iters):
         train(lenet("none"), *iters, 3, 1e36, verbose=False, live=False)
     message = str(err.value)
     assert message.startswith("loss became nan in epoch 1 at learning rate 1e+36:")
-    assert "Lower the learning rate" in message and "batch normalization" in message
+    # The first step's loss is that of random weights; its update blows them up.
+    assert "the parameters went non-finite first, in the update after batch 1 " in (
+        message
+    )
+    assert "Lower the learning rate (try 1e+35)" in message
+    assert "or add batch normalization" in message
     assert isinstance(err.value, FloatingPointError)
     assert (err.value.epoch, err.value.lr, err.value.history.loss) == (1, 1e36, [])
+    assert (err.value.cause, err.value.batch) == ("parameters", 1)
+
+
+def test_a_net_with_batch_norm_is_not_told_to_add_it(iters):
+    with pytest.raises(TrainingDiverged) as err:
+        train(lenet("gluon"), *iters, 1, 1e36, verbose=False, live=False)
+    message = str(err.value)
+    assert err.value.cause == "parameters"
+    assert "add batch normalization" not in message
+    assert "already has batch normalization" in message
+
+
+class Overflow(nn.HybridBlock):
+    """Scores that overflow float32 for one marked batch, finite weights."""
+
+    def hybrid_forward(self, F, X):
+        return X.reshape(X.shape[0], -1)[:, :10] * 1e30 * 1e30
+
+
+def test_a_loss_that_overflows_first_is_named(iters):
+    net = nn.HybridSequential()
+    net.add(Overflow(), nn.Dense(10))
+    with pytest.raises(TrainingDiverged) as err:
+        train(net, *iters, 1, 0.1, verbose=False, live=False)
+    assert (err.value.cause, err.value.batch) == ("loss", 1)
+    assert (
+        "the loss went non-finite first, in batch 1, while the inputs and "
+        "the parameters were finite" in str(err.value)
+    )
 
 
 class NanInSecondEpoch:
@@ -187,14 +221,92 @@ class NanInSecondEpoch:
             yield X, y
 
 
-def test_nan_input_stops_after_the_epoch_that_saw_it(iters, capsys):
+@pytest.mark.parametrize("norm", ["none", "gluon"])
+def test_nan_input_stops_after_the_epoch_that_saw_it(iters, capsys, norm):
     # Not LeNet: MXNet's max pooling turns NaN into -3.4e38 and hides it.
     net = nn.HybridSequential()
+    if norm == "gluon":
+        net.add(nn.BatchNorm())
     net.add(nn.Dense(10))
     train_iter, test_iter = iters
-    with pytest.raises(TrainingDiverged, match="nan in epoch 2 at learning rate 0.1"):
+    with pytest.raises(
+        TrainingDiverged, match="nan in epoch 2 at learning rate 0.1"
+    ) as err:
         train(net, NanInSecondEpoch(train_iter), test_iter, 3, 0.1, live=False)
     assert len(capsys.readouterr().out.splitlines()) == 1, "epoch 1 was reported"
+    message = str(err.value)
+    assert (
+        "the inputs went non-finite first: batch 2 of epoch 2 holds NaN or "
+        "infinite values" in message
+    )
+    assert "learning rate (try" not in message and "add batch norm" not in message
+    assert (err.value.cause, err.value.batch, err.value.epoch) == ("inputs", 2, 2)
+
+
+# --- a second run, and training sets train() cannot use ----------------------
+
+
+@pytest.mark.parametrize("norm", ["scratch", "fast", "gluon"])
+def test_training_the_same_net_again_repeats_the_first_run(arrays, norm):
+    # A student interrupts training and runs the cell again: same seed, same
+    # net object, so the same history as the first run (a fresh net's).
+    X, y, Xt, yt = arrays
+    net, runs = lenet(norm), []
+    for _ in range(2):
+        set_seed(0)
+        h = train(
+            net, data.Batches(X, y, 32, shuffle=True), data.Batches(Xt, yt, BATCH),
+            1, 1.0, verbose=False, live=False,
+        )  # fmt: skip
+        first = batchnorm_layers(net)[0]
+        stats = first.moving_var if norm != "gluon" else first.running_var.data()
+        runs.append((h.loss, h.train_acc, h.test_acc, stats.asnumpy().ravel().tolist()))
+    assert runs[1] == runs[0]
+
+
+def generator_of(batches):
+    yield from batches
+
+
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda it: generator_of(it), r"train_iter is a one-shot iterator"),
+        (lambda it: iter(list(it)), r"train_iter is a one-shot iterator"),
+        (lambda it: [], r"train_iter is empty"),
+        (lambda it: data.Batches(it.X[:0], it.y[:0], 8), r"train_iter is empty"),
+    ],
+    ids=["generator", "iterator", "empty list", "empty Batches"],
+)
+def test_unusable_training_sets_are_refused_up_front(iters, capsys, make, match):
+    train_iter, test_iter = iters
+    with pytest.raises(ValueError, match=match):
+        train(lenet("none"), make(train_iter), test_iter, 2, 0.9, live=False)
+    assert capsys.readouterr().out == "", "refused before any epoch"
+
+
+def test_a_one_shot_test_set_is_refused_too(iters):
+    train_iter, test_iter = iters
+    with pytest.raises(ValueError, match=r"test_iter is a one-shot iterator"):
+        train(lenet("none"), train_iter, generator_of(test_iter), 2, 0.9, live=False)
+
+
+class EmptyAfterOneEpoch:
+    """Re-iterable, but yields nothing from the second epoch on."""
+
+    def __init__(self, batches):
+        self.batches, self.epoch = batches, 0
+
+    def __iter__(self):
+        self.epoch += 1
+        return iter(self.batches if self.epoch == 1 else [])
+
+
+def test_an_epoch_without_batches_is_explained(iters):
+    train_iter, test_iter = iters
+    with pytest.raises(ValueError, match=r"train_iter yielded no batches in epoch 2"):
+        train(lenet("none"), EmptyAfterOneEpoch(train_iter), test_iter, 2, 0.9,
+              verbose=False, live=False)  # fmt: skip
 
 
 def test_forgetting_set_np_is_explained(iters):

@@ -32,7 +32,8 @@ _EXPORTS = {
     "plot_gamma_beta": "plots",
 }
 _SUBMODULES = {"config", "data", "layers", "notebook", "models", "train", "plots",
-               "fastbn", "bench", "experiments", "figure1"}  # fmt: skip
+               "fastbn", "bench", "experiments", "figure1",
+               "compat", "cudalibs", "install", "checks", "doctor"}  # fmt: skip
 __all__ = sorted(_EXPORTS)
 
 

@@ -64,7 +64,8 @@ $(STAMP): pyproject.toml
 setup:
 	@$(MAKE) --no-print-directory data || { \
 		if [ -x $(BIN)/python ]; then $(BIN)/python -m bnlesson.doctor; \
-		else "$(PYTHON)" -m bnlesson.doctor; fi; exit 1; }
+		elif "$(PYTHON)" tools/check_python.py 2>/dev/null; then "$(PYTHON)" -m bnlesson.doctor; \
+		fi; exit 1; }
 
 # Debian's package is the offline source (root + apt only); otherwise the
 # loader downloads from the dataset's mirrors.

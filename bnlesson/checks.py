@@ -9,6 +9,7 @@ from __future__ import annotations
 import ctypes
 import importlib
 import importlib.util
+import os
 import platform
 import sys
 from pathlib import Path
@@ -106,6 +107,8 @@ def mxnet() -> tuple[str, str, str]:
         return fail("not installed", FIX)
     found = ", ".join(f"{name} {version}" for name, version in builds.items())
     error = _import_error("mxnet")
+    if error and "libcuda.so" in error:
+        return fail(f"{found}; import fails: {error}", "see GPU below")
     if error:
         return fail(f"{found}; import fails: {error}", FIX)
     return ok(f"{found}, imports")
@@ -156,7 +159,10 @@ def dataset() -> tuple[str, str, str]:
         searched = [line.strip(" -") for line in lines if line.startswith("  - ")]
         found = lines[0] + (" " + "; ".join(searched) if searched else "")
         ways = lines[lines.index("Fix it one of three ways:") + 1 :]
-        return fail(found, f"{FIX} (downloads it), or:\n" + "\n".join(ways))
+        download = f"{FIX} (downloads it)"
+        if os.environ.get(data.DATA_ENV):  # a named folder is never filled
+            download = f"unset {data.DATA_ENV} and run {download}"
+        return fail(found, f"{download}, or:\n" + "\n".join(ways))
     return ok(f"4 files verified by SHA-256 in {folder}")
 
 

@@ -125,7 +125,11 @@ RESTORED = {
 
 def missing_names(np: types.ModuleType) -> list[str]:
     """Return the names of :data:`RESTORED` that `np` lacks, in table order."""
-    return [name for name in RESTORED if not hasattr(np, name)]
+    import warnings
+
+    with warnings.catch_warnings():  # numpy 1.24 warns on reading `bool`
+        warnings.simplefilter("ignore")
+        return [name for name in RESTORED if not hasattr(np, name)]
 
 
 class NumpyView(types.ModuleType):

@@ -53,12 +53,24 @@ def library_files(paths: list[str] | None = None) -> list[Path]:
     return list(found.values())
 
 
+def cuda_build_installed(paths: list[str] | None = None) -> bool:
+    """Return True if a CUDA 11 build of MXNet (``mxnet-cu11x``) is installed."""
+    for entry in sys.path if paths is None else paths:
+        if any(Path(entry or ".").glob("mxnet_cu11*.dist-info")):
+            return True
+    return False
+
+
 def preload(paths: list[str] | None = None) -> list[Path]:
     """Load every library of :func:`library_files` globally; return those loaded.
 
+    Only with a CUDA 11 build of MXNet installed: the CPU build needs none of
+    them, and loading gigabytes of CUDA for nothing would slow its import.
     A library whose own dependencies are not loaded yet fails; it is retried
     after the others, until a pass loads nothing new.
     """
+    if not cuda_build_installed(paths):
+        return []
     pending = [p for p in library_files(paths) if p.name not in _loaded]
     while pending:
         failed = []

@@ -163,6 +163,16 @@ ctypes.CDLL("libcublas.so.11")  # by soname alone: found because preloaded
 """
 
 
+def test_nothing_is_preloaded_for_the_cpu_build(tmp_path):
+    lib = tmp_path / "nvidia" / "cudnn" / "lib"
+    lib.mkdir(parents=True)
+    (lib / "libcudnn.so.8").write_bytes(b"")
+    (tmp_path / "mxnet-1.9.1.dist-info").mkdir()
+    assert cudalibs.library_files([str(tmp_path)]) == [lib / "libcudnn.so.8"]
+    assert not cudalibs.cuda_build_installed([str(tmp_path)])
+    assert cudalibs.preload([str(tmp_path)]) == []
+
+
 @pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc")
 def test_preload_loads_dependencies_first_so_sonames_resolve(tmp_path):
     lib = tmp_path / "nvidia" / "cublas" / "lib"
@@ -176,6 +186,7 @@ def test_preload_loads_dependencies_first_so_sonames_resolve(tmp_path):
                        check=True)  # fmt: skip
 
     build("lt.c", "libcublasLt.so.11")
+    (tmp_path / "mxnet_cu117-1.9.1.dist-info").mkdir()  # else nothing is loaded
     # libcublas needs libcublasLt and sorts before it: the first pass fails.
     build("blas.c", "libcublas.so.11", f"-L{lib}", "-l:libcublasLt.so.11")
     result = subprocess.run([sys.executable, "-c", PRELOAD, str(tmp_path)],

@@ -12,7 +12,9 @@ find_python = $(shell for p in python$(1) $$(pyenv root 2>/dev/null)/versions/$(
 ifdef PYTHON
 PY := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 else
-PY ?= $(firstword $(foreach v,3.11 3.13 3.12,$(if $(call find_python,$(v)),$(v))) 3)
+ifndef PY
+PY := $(firstword $(foreach v,3.11 3.13 3.12,$(if $(call find_python,$(v)),$(v))) 3)
+endif
 PYTHON := $(or $(call find_python,$(PY)),python$(PY))
 endif
 # One environment per Python: .venv for 3.11, .venv-3.13 for 3.13, ...

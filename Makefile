@@ -4,11 +4,25 @@
 # Both are idempotent: a second run reuses .venv and the data.
 
 SHELL := /bin/bash
-PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
-VENV ?= .venv
+# Which Python: PY=3.13 (or 3.12, ...) picks python3.13 from PATH, else
+# pyenv's 3.13; by default 3.11 (the pinned stack of the committed outputs)
+# when there is one, else 3.13 or 3.12. PYTHON=/path/to/python overrides both.
+find_python = $(shell for p in python$(1) $$(pyenv root 2>/dev/null)/versions/$(1)*/bin/python$(1); do \
+	"$$p" -c '' 2>/dev/null && { command -v "$$p"; break; }; done)
+ifdef PYTHON
+PY := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+else
+ifndef PY
+PY := $(firstword $(foreach v,3.11 3.13 3.12,$(if $(call find_python,$(v)),$(v))) 3)
+endif
+PYTHON := $(or $(call find_python,$(PY)),python$(PY))
+endif
+# One environment per Python: .venv for 3.11, .venv-3.13 for 3.13, ...
+VENV ?= $(if $(filter 3.11,$(PY)),.venv,.venv-$(PY))
 BIN := $(VENV)/bin
-# MXNet build: empty for the CPU wheel, or a CUDA flavour, e.g. GPU=cu117
-# (see README, "On a GPU"); the CUDA wheel replaces the CPU one in $(VENV).
+# MXNet build: empty for the CPU wheel, or a CUDA 11 flavour, e.g. GPU=cu117
+# (see README, "On a GPU"); the CUDA wheel and its CUDA libraries replace the
+# CPU wheel in $(VENV).
 GPU ?=
 STAMP := $(VENV)/.bnlesson-installed$(if $(GPU),-$(GPU))
 PORT ?= 8888
@@ -23,29 +37,43 @@ override BNLESSON_DATA := $(CURDIR)/$(BNLESSON_DATA)
 export BNLESSON_DATA
 endif
 
-.PHONY: lab test run data env lint bench clean help
+.PHONY: lab test run data env setup lint bench clean help
 
 help:
 	@echo "make lab    start Jupyter Lab on notebooks/ (sets everything up first)"
 	@echo "make test   unit tests + strict nbval of every notebook, fast mode"
 	@echo "make run    re-execute every notebook in place, full mode"
 	@echo "make bench  the batch-norm cost benchmark"
+	@echo "PY=3.13 (or 3.12) to use that Python, in .venv-3.13"
 
 env: $(STAMP)
 
-# Reinstalls only when pyproject.toml changes.
+# Reinstalls only when pyproject.toml changes. pip installs the package and,
+# by Python version, the pinned stack (3.11) or current releases (3.12+);
+# bnlesson.install then adds what pip cannot express: MXNet and d2l with
+# --no-deps on 3.12+, the CUDA build, and the .pth of bnlesson.compat.
 $(STAMP): pyproject.toml
 	@if [ ! -x $(BIN)/python ]; then \
-		$(PYTHON) tools/check_python.py && \
-		echo "Creating $(VENV) with $(PYTHON)" && $(PYTHON) -m venv $(VENV); \
+		if ! "$(PYTHON)" -c '' 2>/dev/null; then \
+			echo "No Python $(PY) found (tried python$(PY) and pyenv's $(PY))." \
+			"Install one, or name it: make PYTHON=/path/to/python3.11 ..."; exit 1; \
+		fi; \
+		"$(PYTHON)" tools/check_python.py && \
+		echo "Creating $(VENV) with $(PYTHON)" && "$(PYTHON)" -m venv $(VENV); \
 	fi
 	@$(BIN)/python tools/check_python.py
+	@echo "Installing into $(VENV) (Python $(PY)); a first install takes 1-2 minutes"
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
-	@if [ -n "$(GPU)" ]; then \
-		$(BIN)/python -m pip uninstall --quiet -y mxnet && \
-		$(BIN)/python -m pip install --quiet mxnet-$(GPU)==1.9.1; \
-	fi
+	$(BIN)/python -m bnlesson.install $(if $(GPU),--gpu $(GPU))
 	@touch $@
+
+# The set-up of every command below; when it fails, the doctor says what is
+# wrong and how to fix it.
+setup:
+	@$(MAKE) --no-print-directory data || { \
+		if [ -x $(BIN)/python ]; then $(BIN)/python -m bnlesson.doctor; \
+		elif "$(PYTHON)" tools/check_python.py 2>/dev/null; then "$(PYTHON)" -m bnlesson.doctor; \
+		fi; exit 1; }
 
 # Debian's package is the offline source (root + apt only); otherwise the
 # loader downloads from the dataset's mirrors.
@@ -62,17 +90,17 @@ data: env
 # Jupyter refuses to run as root unless told; containers and CI often are root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-lab: data
+lab: setup
 	@echo "Starting Jupyter Lab on notebooks/ (open the URL below; Ctrl-C stops it)"
 	$(BIN)/jupyter lab --no-browser --ip=$(IP) --port=$(PORT) $(ROOT_FLAG) \
 		--ServerApp.root_dir=notebooks
 
-test: data
+test: setup
 	BNLESSON_FAST=1 $(BIN)/python -m pytest -q -p no:cacheprovider \
 		tests $(NOTEBOOKS) --nbval --nbval-current-env \
 		--nbval-sanitize-with tests/sanitize.cfg $(ARGS)
 
-run: data
+run: setup
 	@for nb in $(NOTEBOOKS); do \
 		echo "Executing $$nb (full mode)"; \
 		BNLESSON_FAST=0 $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
@@ -83,7 +111,7 @@ lint: env
 	$(BIN)/ruff check bnlesson tests tools notebooks
 	$(BIN)/ruff format --check bnlesson tests tools
 
-bench: data
+bench: setup
 	$(BIN)/python -m bnlesson.bench
 
 clean:

@@ -33,7 +33,8 @@ _EXPORTS = {
 }
 _SUBMODULES = {"config", "data", "layers", "notebook", "models", "train", "plots",
                "lesson08", "bench", "experiments", "figure1", "grid", "runplan",
-               "divergence", "lesson09", "lesson09_runs", "lesson09_plots"}  # fmt: skip
+               "divergence", "lesson09", "lesson09_runs", "lesson09_plots",
+               "compat", "cudalibs", "install", "checks", "doctor"}  # fmt: skip
 __all__ = sorted(_EXPORTS)
 
 

@@ -25,7 +25,8 @@ PREAMBLE = (
     "from mxnet import autograd, np, npx\n"
     "from mxnet.gluon import nn\n"
     "from bnlesson import BatchNorm, batch_norm\n"
-    "from bnlesson.layers import EPS, MOMENTUM, check_stats, stat_shape\n"
+    "from bnlesson.layers import (EPS, MOMENTUM, check_batch, check_input,\n"
+    "                             check_stats, stat_shape)\n"
 )
 #: Every definition the notebook shows; each has a twin in bnlesson.lesson08.
 TWINS = {

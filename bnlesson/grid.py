@@ -27,8 +27,10 @@ from typing import Callable, Mapping, Sequence
 import pandas as pd
 
 from . import config
+from .divergence import TrainingDiverged
+from .history import History
 from .runplan import Job, label, prepare, runs
-from .train import History, TrainingDiverged, train
+from .train import train
 
 #: Result columns of :func:`run_grid`, after the settings' columns.
 RESULT_COLUMNS = (

@@ -31,6 +31,28 @@ NORMS = tuple(NORM_LAYERS)
 BATCHNORM_TYPES: tuple = (layers.BatchNorm, nn.BatchNorm)  # FastBatchNorm subclasses
 
 
+def norm_maker(norm: str) -> Callable[[int, int], nn.Block] | None:
+    """The :data:`NORM_LAYERS` entry for `norm`, or a ValueError naming the choices."""
+    try:
+        return NORM_LAYERS[norm]
+    except (KeyError, TypeError):
+        choices = ", ".join(repr(name) for name in NORM_LAYERS)
+        raise ValueError(f"norm must be one of {choices}, not {norm!r}") from None
+
+
+def sequential(blocks: list) -> nn.Sequential:
+    """`blocks` in a ``HybridSequential`` if all are hybrid, else a ``Sequential``.
+
+    A ``HybridSequential`` refuses non-hybrid children (the scratch layer is
+    a plain ``Block``), so the container follows the layers rather than the
+    variant's name.
+    """
+    hybrid = all(isinstance(block, nn.HybridBlock) for block in blocks)
+    net = nn.HybridSequential() if hybrid else nn.Sequential()
+    net.add(*blocks)
+    return net
+
+
 def _stage(layer: nn.Block, num_features: int, num_dims: int, make_norm) -> list:
     """`layer`, its normalization (if any), then the sigmoid."""
     norm = [] if make_norm is None else [make_norm(num_features, num_dims)]
@@ -94,18 +116,10 @@ def lenet(norm: str = "none") -> nn.Block:
     ValueError
         If `norm` is not one of :data:`NORMS`.
     """
-    try:
-        make_norm = NORM_LAYERS[norm]
-    except (KeyError, TypeError):
-        choices = ", ".join(repr(name) for name in NORM_LAYERS)
-        raise ValueError(f"norm must be one of {choices}, not {norm!r}") from None
-    blocks = _lenet_blocks(lambda layer, n, dims: _stage(layer, n, dims, make_norm))
-    # A HybridSequential refuses non-hybrid children, so the container
-    # follows the layers rather than the variant's name.
-    hybrid = all(isinstance(block, nn.HybridBlock) for block in blocks)
-    net = nn.HybridSequential() if hybrid else nn.Sequential()
-    net.add(*blocks)
-    return net
+    make_norm = norm_maker(norm)
+    return sequential(
+        _lenet_blocks(lambda layer, n, dims: _stage(layer, n, dims, make_norm))
+    )
 
 
 def batchnorm_layers(net: nn.Block) -> list:

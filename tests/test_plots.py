@@ -9,7 +9,7 @@ from mxnet import np
 from mxnet.gluon import nn
 from numpy.testing import assert_allclose
 
-from bnlesson import BatchNorm, plots
+from bnlesson import BatchNorm, live, plots
 from bnlesson.train import History
 
 
@@ -105,10 +105,10 @@ class FakeDisplay:
 
 
 def test_live_plot_collects_points_and_skips_missing():
-    live = plots.LivePlot(display=None)
-    live.add(1, (2.0, 0.3, None))
-    live.add(2, (1.0, 0.6, 0.7))
-    lines = live.ax.get_lines()
+    board = live.LivePlot(display=None)
+    board.add(1, (2.0, 0.3, None))
+    board.add(2, (1.0, 0.6, 0.7))
+    lines = board.ax.get_lines()
     assert [line.get_label() for line in lines] == [
         "train loss",
         "train acc",
@@ -117,21 +117,21 @@ def test_live_plot_collects_points_and_skips_missing():
     assert [list(line.get_ydata()) for line in lines] == [[2.0, 1.0], [0.3, 0.6], [0.7]]
     assert list(lines[2].get_xdata()) == [2]
     with pytest.raises(ValueError, match="expected 3 values"):
-        live.add(3, (1.0,))
+        board.add(3, (1.0,))
 
 
 def test_live_plot_is_not_a_pyplot_figure():
-    live = plots.LivePlot()
-    live.add(1, (1.0, 0.5, 0.5))
+    board = live.LivePlot()
+    board.add(1, (1.0, 0.5, 0.5))
     assert plt.get_fignums() == [], "the inline backend would show it again"
 
 
 def test_live_plot_shows_once_then_updates_as_png():
     fake = FakeDisplay()
-    live = plots.LivePlot(legend=["a"], display=fake)
-    live.show()
-    live.add(1, [0.5])
-    live.add(2, [0.6])
+    board = live.LivePlot(legend=["a"], display=fake)
+    board.show()
+    board.add(1, [0.5])
+    board.add(2, [0.6])
     assert [(kind, display_id) for kind, _, display_id in fake.calls] == [
         ("display", True), ("update", None), ("update", None),
     ]  # fmt: skip
@@ -142,10 +142,10 @@ def test_live_plot_shows_once_then_updates_as_png():
 
 
 def test_live_plot_outside_ipython_shows_nothing(capsys):
-    assert not plots.in_ipython_kernel()
-    live = plots.LivePlot()
-    live.add(1, (1.0, 0.5, 0.5))
-    assert live._handle is None
+    assert not live.in_ipython_kernel()
+    board = live.LivePlot()
+    board.add(1, (1.0, 0.5, 0.5))
+    assert board._handle is None
     assert capsys.readouterr().out == ""
 
 

@@ -37,7 +37,7 @@ _SUBMODULES = {"config", "data", "layers", "notebook", "models", "train", "plots
                "compat", "cudalibs", "install", "checks", "doctor",
                "compat", "cudalibs", "install", "checks", "doctor",
                "history", "live", "recording", "sgd", "dataset",
-               "download"}  # fmt: skip
+               "download", "mlp"}  # fmt: skip
 __all__ = sorted(_EXPORTS)
 
 

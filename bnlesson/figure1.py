@@ -7,10 +7,12 @@ higher (their panel a), and the input of a typical sigmoid of the last
 hidden layer keeps a stable distribution, while without batch norm its
 15th, 50th and 85th percentiles wander (panels b and c).
 
-This module builds the two networks (:func:`mlp`), trains one while
+This module trains one of the two networks (:func:`bnlesson.mlp.mlp`) while
 recording, every few steps, the test accuracy and those three percentiles
-(:func:`train_recording`, which returns a :class:`Recording`), and measures
-how far the percentiles moved (:func:`drift`).
+(:func:`train_recording`, which returns a :class:`bnlesson.recording.Recording`);
+:func:`bnlesson.recording.drift` measures how far the percentiles moved. The
+network, the recording and the drift are imported here too, so that a lesson
+finds all of Figure 1 in one module.
 
 Recording is kept cheap so that it does not change what it measures: the
 training loop never waits for the device between recordings (no
@@ -27,131 +29,19 @@ from typing import Iterable, Sequence
 import numpy as onp
 from d2l import mxnet as d2l
 from mxnet import autograd, np, npx
-from mxnet.gluon import nn
 
 from . import divergence
-from .models import batchnorm_layers, norm_maker, sequential
+from .mlp import HIDDEN, layer_position, mlp, sigmoid_input, sigmoid_positions
+from .models import batchnorm_layers
 from .recording import DRIFT_PARTS, PERCENTILES, Recording, drift, steps_to_reach
 from .sgd import require_np, sgd_setup
 from .train import evaluate_accuracy
-
-#: The paper's hidden layers: three of 100 sigmoid units.
-HIDDEN = (100, 100, 100)
 
 __all__ = [
     "DRIFT_PARTS", "HIDDEN", "PERCENTILES", "Recording", "drift", "mlp", "record_steps",
     "layer_position", "sigmoid_input", "sigmoid_positions", "steps_to_reach",
     "train_recording",
 ]  # fmt: skip
-
-
-def mlp(
-    norm: str = "none", hidden: Sequence[int] = HIDDEN, num_outputs: int = 10
-) -> nn.Block:
-    r"""Return the paper's fully connected sigmoid network, with or without BN.
-
-    Each hidden layer computes :math:`\sigma(Wx + b)`; with batch norm it
-    computes :math:`\sigma(\mathrm{BN}(Wx))` instead: the bias :math:`b` is
-    dropped because BN subtracts the batch mean, which removes any constant,
-    and its shift :math:`\beta` takes the bias's role. For the paper's
-    network (``hidden=(100, 100, 100)``, 10 classes)::
-
-        Dense(100) [BN] sigmoid  Dense(100) [BN] sigmoid
-        Dense(100) [BN] sigmoid  Dense(10)
-
-    The first Dense layer flattens its input, so images of shape
-    ``(N, 1, 28, 28)`` go in directly.
-
-    Parameters
-    ----------
-    norm : {"none", "gluon", "scratch"}
-        Which normalization goes before each sigmoid, as in
-        :data:`bnlesson.models.NORM_LAYERS`: none, Gluon's compiled
-        ``nn.BatchNorm`` (fast), or the lesson's
-        :class:`bnlesson.layers.BatchNorm` (readable, slow).
-    hidden : sequence of int
-        Units of each hidden layer, at least one layer.
-    num_outputs : int
-        Units of the output layer (classes).
-
-    Returns
-    -------
-    net : mxnet.gluon.nn.HybridSequential or mxnet.gluon.nn.Sequential
-        Hybridizable unless ``norm="scratch"``; not initialized.
-
-    Raises
-    ------
-    ValueError
-        For an unknown `norm`, no hidden layer, or a size below 1.
-    """
-    make_norm = norm_maker(norm)
-    hidden = list(hidden)
-    if not hidden:
-        raise ValueError("hidden must name at least one hidden layer, e.g. (100,)")
-    for size in [*hidden, num_outputs]:
-        if int(size) != size or size < 1:
-            raise ValueError(f"layer sizes must be positive integers, not {size!r}")
-    blocks: list = []
-    for units in hidden:
-        norm_layers = [] if make_norm is None else [make_norm(units, 2)]
-        blocks += [nn.Dense(units, use_bias=make_norm is None), *norm_layers,
-                   nn.Activation("sigmoid")]  # fmt: skip
-    blocks.append(nn.Dense(num_outputs))
-    return sequential(blocks)
-
-
-def sigmoid_positions(net) -> list[int]:
-    """The positions in `net` (a ``Sequential``) of its sigmoid layers."""
-    return [
-        i for i, block in enumerate(net)
-        if isinstance(block, nn.Activation) and block._act_type == "sigmoid"
-    ]  # fmt: skip
-
-
-def layer_position(net, layer: int) -> int:
-    """The position in `net` of hidden layer `layer`'s sigmoid (-1: the last).
-
-    Raises a ValueError for a net without sigmoids or a `layer` out of range.
-    """
-    positions = sigmoid_positions(net)
-    if not positions:
-        raise ValueError("net has no sigmoid layer: build it with bnlesson.figure1.mlp")
-    if int(layer) != layer or not -len(positions) <= layer < len(positions):
-        raise ValueError(
-            f"layer must index one of the {len(positions)} hidden layers "
-            f"(0 to {len(positions) - 1}, or -1 for the last), not {layer!r}"
-        )
-    return positions[layer]
-
-
-def sigmoid_input(net, X, layer: int = -1):
-    r"""Return what the sigmoids of hidden layer `layer` receive for inputs `X`.
-
-    That is the pre-activation :math:`Wx + b`, or :math:`\mathrm{BN}(Wx)`
-    when the network has batch norm, computed in prediction mode (BN uses
-    its moving statistics) without recording, even inside
-    ``autograd.record()``.
-
-    Parameters
-    ----------
-    net : mxnet.gluon.nn.Sequential
-        A network from :func:`mlp`, initialized.
-    X : mxnet.np.ndarray
-        A batch of inputs, on the network's device.
-    layer : int
-        Which hidden layer, from 0; -1 (the default) is the last one, the
-        layer of the paper's figure.
-
-    Returns
-    -------
-    mxnet.np.ndarray
-        Shape ``(N, units)``, one column per sigmoid unit.
-    """
-    stop = layer_position(net, layer)
-    with autograd.pause(train_mode=False):
-        for block in list(net)[:stop]:
-            X = block(X)
-    return X
 
 
 def record_steps(num_steps: int, every: int | None) -> list[int]:

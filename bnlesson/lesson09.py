@@ -19,7 +19,7 @@ import pandas as pd
 from mxnet import autograd, gluon, np
 from mxnet.gluon import nn
 
-from .figure1 import HIDDEN, layer_position, mlp, sigmoid_positions
+from .mlp import HIDDEN, layer_position, mlp, sigmoid_positions
 
 __all__ = [
     "NoiseLayer", "landscape_summary", "layer_input", "layer_stats", "loss_and_grad",

@@ -112,77 +112,45 @@ def train_epoch(net, train_iter, loss, trainer, device) -> Epoch:
 
 
 def train(
-    net,
-    train_iter: Iterable,
-    test_iter: Iterable,
-    num_epochs: int,
-    lr: float,
-    device=None,
-    *,
-    verbose: bool = True,
-    live: bool | None = None,
+    net, train_iter: Iterable, test_iter: Iterable, num_epochs: int, lr: float,
+    device=None, *, verbose: bool = True, live: bool | None = None,
     name: str | None = None,
-) -> History:
+) -> History:  # fmt: skip
     r"""Train a classifier with minibatch SGD and the softmax cross-entropy loss.
 
-    The lecture's loop (d2l's ``train_ch6``): `net` is (re)initialized with
-    Xavier weights and fresh moving statistics on `device`
-    (:func:`bnlesson.sgd.sgd_setup`),
-    then each step on a batch of size :math:`b`
-    updates every parameter :math:`w` by
-    :math:`w \leftarrow w - \frac{\eta}{b} \sum_{i=1}^{b} \nabla_w \ell_i`,
-    with :math:`\eta` = `lr`. After each epoch the test accuracy is measured
-    in prediction mode, and one line is printed::
+    The lecture's loop (d2l's ``train_ch6``): `net` gets fresh Xavier weights
+    and moving statistics on `device` (:func:`bnlesson.sgd.sgd_setup`), then
+    each step on a batch of size :math:`b` updates every parameter by
+    :math:`w \leftarrow w - \frac{\eta}{b} \sum_{i=1}^{b} \nabla_w \ell_i`
+    (:math:`\eta` = `lr`). After each epoch the test accuracy is measured in
+    prediction mode and, if `verbose`, one line is printed (``time``: the
+    epoch's training only)::
 
         epoch 1, loss 0.6847, train acc 0.752, test acc 0.792, time 3.7 sec
-
-    where ``time`` counts the training of that epoch only, not the test
-    evaluation.
 
     Parameters
     ----------
     net : mxnet.gluon.Block
-        The network, e.g. :func:`bnlesson.models.lenet`; its parameters are
-        re-initialized (``force_reinit=True``).
+        The network, e.g. :func:`bnlesson.models.lenet`; re-initialized.
     train_iter, test_iter : iterable of (X, y)
-        Batches of images and integer labels, on any device. Both are
-        iterated once per epoch, so they must be re-iterable (a list, a
-        :class:`bnlesson.data.Batches`, a ``DataLoader``; not a generator).
-    num_epochs : int
-        At least 1.
-    lr : float
-        The learning rate :math:`\eta`, positive (and below float32's
-        maximum, about 3.4e38).
+        Batches iterated once per epoch: a list, a ``DataLoader``, a
+        :class:`bnlesson.data.Batches`. `num_epochs` is at least 1.
     device : mxnet.Context, optional
         Defaults to ``d2l.try_gpu()``: the first GPU, else the CPU.
-    verbose : bool
-        Print the line above after every epoch.
     live : bool, optional
-        Draw and update a plot of the curves as epochs finish; None means
-        "when running in a notebook (an IPython kernel)".
+        Redraw a plot of the curves after each epoch; None: in a notebook.
     name : str, optional
-        Stored as ``History.name``, the run's label in plots.
-
-    Returns
-    -------
-    History
-        The per-epoch metrics.
+        ``History.name``, the run's label in plots.
 
     Raises
     ------
     ValueError
-        If `num_epochs` is not a whole number of at least 1, `lr` is not a
-        positive float32 number, or `train_iter` or `test_iter` is empty or
-        a one-shot iterator (checked before training; an epoch without
-        batches is refused when it ends).
-    RuntimeError
-        If ``npx.set_np()`` has not been called.
+        For a bad `num_epochs` or `lr`, an empty or one-shot `train_iter` or
+        `test_iter` (before training), or an epoch without batches.
     TrainingDiverged
-        If the mean training loss of an epoch, or a weight after its last
-        update, is NaN or infinite (checked at the end of each epoch). Its
-        message and ``cause`` say whether the inputs, the loss or the
-        parameters went non-finite first, and in which batch; it carries the
-        epochs completed before.
+        If an epoch's loss, or a weight after its last update, is NaN or
+        infinite; it says whether the inputs, the loss or the parameters went
+        non-finite first, in which batch, and carries the epochs before.
     """
     require_np()
     check_num_epochs(num_epochs)
@@ -192,17 +160,15 @@ def train(
     trainer, loss = sgd_setup(net, lr, device)
     history = History(device=str(device), lr=lr, name=name)
     board = _live_plot(num_epochs) if _want_live(live) else None
-    examples = 0
     for epoch in range(1, num_epochs + 1):
         result = train_epoch(net, train_iter, loss, trainer, device)
         _check_epoch(result, net, epoch, lr, history)
-        test_acc = evaluate_accuracy(net, test_iter, device)
-        examples += result.examples
-        _record(history, result, test_acc, examples)
+        _record(history, result, evaluate_accuracy(net, test_iter, device))
         if verbose:
             print(_epoch_line(history), flush=True)
         if board is not None:
-            board.add(epoch, (history.loss[-1], history.train_acc[-1], test_acc))
+            board.add(epoch, (history.loss[-1], history.train_acc[-1],
+                              history.test_acc[-1]))  # fmt: skip
     return history
 
 
@@ -235,8 +201,11 @@ def _live_plot(num_epochs: int) -> live.LivePlot:
     return board
 
 
-def _record(history: History, result: Epoch, test_acc: float, examples: int) -> None:
+def _record(history: History, result: Epoch, test_acc: float) -> None:
     n = result.examples
+    # The examples of the epochs before, recovered exactly (a whole number)
+    # from the rate over them.
+    examples = round(history.examples_per_sec * sum(history.seconds)) + n
     history.loss.append(result.loss_sum / n)
     history.train_acc.append(result.correct / n)
     history.test_acc.append(test_acc)

@@ -91,19 +91,10 @@ def _batches_forever(train_iter: Iterable):
 
 
 def train_recording(
-    net,
-    train_iter: Iterable,
-    test_iter: Iterable,
-    probe,
-    num_steps: int,
-    lr: float,
-    every: int | None,
-    *,
-    units: Sequence[int] | None = None,
-    layer: int = -1,
-    device=None,
-    name: str | None = None,
-) -> Recording:
+    net, train_iter: Iterable, test_iter: Iterable, probe, num_steps: int, lr: float,
+    every: int | None, *, units: Sequence[int] | None = None, layer: int = -1,
+    device=None, name: str | None = None,
+) -> Recording:  # fmt: skip
     r"""Train `net` for `num_steps` SGD steps, recording as the paper's Figure 1 does.
 
     Each step takes the next mini-batch of `train_iter` (a new epoch starts
@@ -123,7 +114,7 @@ def train_recording(
     Parameters
     ----------
     net : mxnet.gluon.nn.Sequential
-        A network from :func:`mlp`.
+        A network from :func:`mlp`; the :class:`Recording` is named `name`.
     train_iter, test_iter : iterable of (X, y)
         Training mini-batches (re-iterable), and held-out batches.
     probe : array, shape (N, ...)
@@ -134,11 +125,6 @@ def train_recording(
         Learning rate :math:`\eta`, positive.
     device : mxnet.Context, optional
         Defaults to ``d2l.try_gpu()``: the first GPU, else the CPU.
-
-    Returns
-    -------
-    Recording
-        Named `name`.
 
     Raises
     ------

@@ -159,12 +159,10 @@ def _parse_order(order: str) -> list[str]:
 
 
 def lenet_variant(
-    order: str = "bn-act",
-    activation: str = "sigmoid",
-    dropout: float = 0.5,
+    order: str = "bn-act", activation: str = "sigmoid", dropout: float = 0.5,
     use_bias: bool = True,
-) -> nn.HybridSequential:
-    r"""Return LeNet with Gluon batch norm placed where `order` says.
+) -> nn.HybridSequential:  # fmt: skip
+    r"""Return LeNet (not initialized) with Gluon batch norm where `order` says.
 
     The convolutional and dense layers of :func:`lenet`, each followed by
     the steps of `order` in that sequence::
@@ -201,11 +199,6 @@ def lenet_variant(
         Whether the convolutional and hidden dense layers have a bias (the
         output layer always has one).
 
-    Returns
-    -------
-    net : mxnet.gluon.nn.HybridSequential
-        Not initialized.
-
     Raises
     ------
     ValueError
@@ -216,7 +209,13 @@ def lenet_variant(
         raise ValueError(f"activation must be one of {ACTIVATIONS}, not {activation!r}")
     if not 0 <= dropout < 1:
         raise ValueError(f"dropout must be in [0, 1), not {dropout}")
+    net = nn.HybridSequential()
+    net.add(*_lenet_blocks(_variant_stage(steps, activation, dropout), use_bias))
+    return net
 
+
+def _variant_stage(steps: list, activation: str, dropout: float) -> Callable:
+    """The ``stage`` of :func:`_lenet_blocks` that puts `steps` after a layer."""
     make = {
         "bn": nn.BatchNorm,
         "act": lambda: nn.Activation(activation),
@@ -228,9 +227,7 @@ def lenet_variant(
         dense = num_dims == 2
         return [layer] + [make[s]() for s in steps if dense or s != "drop"]
 
-    net = nn.HybridSequential()
-    net.add(*_lenet_blocks(stage, use_bias))
-    return net
+    return stage
 
 
 def relu_cnn(batch_norm: bool = True) -> nn.HybridSequential:

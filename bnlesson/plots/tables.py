@@ -20,15 +20,9 @@ def _groups(table, hue: str | None) -> list:
 
 
 def plot_sweep(
-    table,
-    x: str,
-    y: str = "final_test_acc",
-    hue: str | None = None,
-    ax=None,
-    logx: bool = True,
-    logy: bool = False,
-    chance: float | None = None,
-):
+    table, x: str, y: str = "final_test_acc", hue: str | None = None, ax=None,
+    logx: bool = True, logy: bool = False, chance: float | None = None,
+):  # fmt: skip
     """Plot a result column of a table of runs against a numeric setting.
 
     One line per value of the `hue` column (e.g. with and without batch

@@ -46,7 +46,7 @@ class TrainingDiverged(FloatingPointError):
     lr : float
         The learning rate of the run.
     history : object or None
-        What the run recorded before it (a :class:`bnlesson.train.History`,
+        What the run recorded before it (a :class:`bnlesson.history.History`,
         a :class:`bnlesson.figure1.Recording`, ...), for plotting; None
         when nothing was recorded yet.
     cause : {"inputs", "loss", "parameters"} or None

@@ -89,7 +89,7 @@ def layer_position(net, layer: int) -> int:
     """
     positions = sigmoid_positions(net)
     if not positions:
-        raise ValueError("net has no sigmoid layer: build it with bnlesson.figure1.mlp")
+        raise ValueError("net has no sigmoid layer: build it with bnlesson.mlp.mlp")
     if int(layer) != layer or not -len(positions) <= layer < len(positions):
         raise ValueError(
             f"layer must index one of the {len(positions)} hidden layers "

@@ -35,7 +35,6 @@ _SUBMODULES = {"config", "data", "layers", "notebook", "models", "train", "plots
                "lesson08", "bench", "experiments", "figure1", "grid", "runplan",
                "divergence", "lesson09", "lesson09_runs", "lesson09_plots",
                "compat", "cudalibs", "install", "checks", "doctor",
-               "compat", "cudalibs", "install", "checks", "doctor",
                "history", "live", "recording", "sgd", "dataset",
                "download", "mlp"}  # fmt: skip
 __all__ = sorted(_EXPORTS)

@@ -25,8 +25,8 @@ _EXPORTS = {
     "batch_norm": "layers",
     "batchnorm_layers": "models",
     "lenet": "models",
-    "History": "train",
-    "TrainingDiverged": "train",
+    "History": "history",
+    "TrainingDiverged": "divergence",
     "evaluate_accuracy": "train",
     "plot_curves": "plots",
     "plot_gamma_beta": "plots",
@@ -34,7 +34,9 @@ _EXPORTS = {
 _SUBMODULES = {"config", "data", "layers", "notebook", "models", "train", "plots",
                "lesson08", "bench", "experiments", "figure1", "grid", "runplan",
                "divergence", "lesson09", "lesson09_runs", "lesson09_plots",
-               "compat", "cudalibs", "install", "checks", "doctor"}  # fmt: skip
+               "compat", "cudalibs", "install", "checks", "doctor",
+               "history", "live", "recording", "sgd", "dataset",
+               "download", "mlp"}  # fmt: skip
 __all__ = sorted(_EXPORTS)
 
 

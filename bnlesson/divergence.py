@@ -9,11 +9,16 @@ when the epoch's loss is not finite, finds the first bad step.
 
 Per step it keeps, on the device and without waiting for it, the batch's
 loss sum and the sums of squares :math:`\sum x^2` of the input and of every
-parameter after the update (one fused kernel each, ``multi_sum_sq``: 0.2 to
-0.5 ms per LeNet step of 20 to 30 ms, measured on a 2-core CPU, where an
-``isfinite`` reduction per array costs about ten times as much). A sum of
-squares is not finite when an element is NaN or infinite, or so large
+parameter after the update (one fused kernel each, ``multi_sum_sq``, much
+cheaper than an ``isfinite`` reduction per array). A sum of squares is not
+finite when an element is NaN or infinite, or so large
 (:math:`|w| > 10^{19}`) that training is lost anyway.
+
+Every loop of the package that finds a non-finite loss raises the one
+:class:`TrainingDiverged`, built by :func:`diverged`: a loop that checks per
+epoch (:func:`bnlesson.train.train`) names the epoch and, from its
+:class:`Trace`, the cause and batch; a loop that checks at recorded steps
+(Figure 1, lesson 09) names the step.
 """
 
 from __future__ import annotations
@@ -32,12 +37,18 @@ class TrainingDiverged(FloatingPointError):
 
     Attributes
     ----------
-    epoch : int
-        The epoch (from 1) at whose end the loss was found not finite.
+    epoch : int or None
+        The epoch (from 1) at whose end the loss was found not finite, for a
+        loop that checks per epoch.
+    step : int or None
+        The step (mini-batch, from 1) by which it was found, for a loop that
+        checks at recorded steps.
     lr : float
         The learning rate of the run.
-    history : History
-        The epochs completed before it, for plotting.
+    history : object or None
+        What the run recorded before it (a :class:`bnlesson.history.History`,
+        a :class:`bnlesson.figure1.Recording`, ...), for plotting; None
+        when nothing was recorded yet.
     cause : {"inputs", "loss", "parameters"} or None
         What went non-finite first (None when unknown).
     batch : int or None
@@ -53,9 +64,10 @@ class TrainingDiverged(FloatingPointError):
         history=None,
         cause: str | None = None,
         batch: int | None = None,
+        step: int | None = None,
     ):
         super().__init__(message)
-        self.epoch, self.lr, self.history = epoch, lr, history
+        self.epoch, self.step, self.lr, self.history = epoch, step, lr, history
         self.cause, self.batch = cause, batch
 
 
@@ -112,15 +124,50 @@ def _finite(value) -> bool:
     return all(math.isfinite(v) for v in value.asnumpy().ravel())
 
 
+def diverged(
+    loss: float,
+    lr: float,
+    *,
+    epoch: int | None = None,
+    step: int | None = None,
+    history=None,
+    cause: str | None = None,
+    batch: int | None = None,
+    has_batch_norm: bool | None = None,
+) -> TrainingDiverged:
+    """The error to raise when training diverged, with its :func:`message`.
+
+    Give `epoch` (a loop that checks per epoch, with the `cause` and `batch`
+    of :meth:`Trace.first_non_finite`) or `step` (a loop that checks at
+    recorded steps); `history` is what the run recorded before.
+    """
+    text = message(
+        loss, lr, epoch=epoch, step=step, cause=cause, batch=batch,
+        has_batch_norm=has_batch_norm,
+    )  # fmt: skip
+    return TrainingDiverged(
+        text, epoch=epoch, lr=lr, history=history, cause=cause, batch=batch,
+        step=step,
+    )  # fmt: skip
+
+
 def message(
-    loss: float, epoch: int, lr: float, cause: str, batch, has_batch_norm: bool
+    loss: float,
+    lr: float,
+    *,
+    epoch: int | None = None,
+    step: int | None = None,
+    cause: str | None = None,
+    batch: int | None = None,
+    has_batch_norm: bool | None = None,
 ) -> str:
-    """The divergence message: what went non-finite first, and what to do."""
+    """The divergence message: when, what went non-finite first, what to do."""
+    when = f"in epoch {epoch}" if epoch is not None else f"by step {step}"
     head = (
-        f"loss became {loss} in epoch {epoch} at learning rate {lr}: "
+        f"the training loss became {loss} {when} at learning rate {lr}: "
         if not math.isfinite(loss)
-        else f"the parameters became NaN or infinite in epoch {epoch} at "
-        f"learning rate {lr}, while the loss was still finite: "
+        else f"the parameters became NaN or infinite {when} at learning rate "
+        f"{lr}, while the loss was still finite: "
     )
     if cause == "inputs":
         return head + (
@@ -130,25 +177,37 @@ def message(
             f"examples (e.g. numpy.isfinite(X).all(axis=(1, 2, 3)) on the "
             f"training images) and remove or repair them."
         )
+    return f"{head}{_what(cause, batch)}{_advice(lr, has_batch_norm)}"
+
+
+def _what(cause: str | None, batch: int | None) -> str:
+    if cause is None:
+        return ""
     if cause == "parameters":
-        what = (
+        return (
             f"the parameters went non-finite first, in the update after batch "
             f"{batch} (the inputs and the loss were finite until then): the "
-            f"updates overshoot and the weights blew up."
+            f"updates overshoot and the weights blew up. "
         )
-    elif batch is None:
-        what = "every batch's loss was finite, but their sum overflowed float32."
-    else:
-        what = (
-            f"the loss went non-finite first, in batch {batch}, while the inputs "
-            f"and the parameters were finite: the network's outputs overflowed "
-            f"float32."
+    if batch is None:
+        return "every batch's loss was finite, but their sum overflowed float32. "
+    return (
+        f"the loss went non-finite first, in batch {batch}, while the inputs "
+        f"and the parameters were finite: the network's outputs overflowed "
+        f"float32. "
+    )
+
+
+def _advice(lr: float, has_batch_norm: bool | None) -> str:
+    advice = f"Lower the learning rate (try {lr / 10:g})"
+    if has_batch_norm is None:
+        return advice + "."
+    if has_batch_norm:
+        return advice + (
+            "; this network already has batch normalization, so the rate "
+            "itself is too large."
         )
-    advice = (
-        "; this network already has batch normalization, so the rate itself is "
-        "too large."
-        if has_batch_norm
-        else " or add batch normalization, which keeps each layer's inputs in a "
+    return advice + (
+        " or add batch normalization, which keeps each layer's inputs in a "
         "range where a large rate still works."
     )
-    return f"{head}{what} Lower the learning rate (try {lr / 10:g}){advice}"

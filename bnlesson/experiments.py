@@ -94,12 +94,7 @@ def _per_example_moments(net, layer, X, batch_size: int = 500) -> tuple:
 
 
 def batch_statistics(
-    net,
-    layer,
-    X,
-    batch_sizes: Sequence[int],
-    num_batches: int = 200,
-    seed: int = 0,
+    net, layer, X, batch_sizes: Sequence[int], num_batches: int = 200, seed: int = 0
 ) -> pd.DataFrame:
     r"""Measure how noisy batch norm's batch statistics are, per batch size.
 
@@ -151,7 +146,14 @@ def batch_statistics(
             f"batch sizes must be between 2 and len(X) = {len(X)}, not "
             f"{list(batch_sizes)}"
         )
-    means, squares = _per_example_moments(net, layer, X)
+    means, squares, mu, var = _varying(*_per_example_moments(net, layer, X))
+    rng = onp.random.default_rng(seed)
+    rows = [_noise(b, means, squares, mu, var, rng, num_batches) for b in batch_sizes]
+    return pd.DataFrame(rows).set_index("batch_size")
+
+
+def _varying(means: onp.ndarray, squares: onp.ndarray) -> tuple:
+    """The per-example moments of the channels that vary, and their mean and var."""
     mu = means.mean(axis=0)
     var = squares.mean(axis=0) - mu * mu
     # A channel that never varies (e.g. a dead ReLU unit) has no noise to
@@ -159,21 +161,20 @@ def batch_statistics(
     live = var > 1e-12 * max(1.0, float(onp.abs(mu).max()))
     if not live.any():
         raise ValueError("every channel of the layer's input is constant")
-    means, squares, mu, var = means[:, live], squares[:, live], mu[live], var[live]
-    rng = onp.random.default_rng(seed)
-    rows = []
-    for b in batch_sizes:
-        idx = onp.stack(
-            [rng.choice(len(X), b, replace=False) for _ in range(num_batches)]
-        )
-        batch_mu = means[idx].mean(axis=1)  # (num_batches, C)
-        batch_var = squares[idx].mean(axis=1) - batch_mu * batch_mu
-        ratio = batch_var / var
-        rows.append({
-            "batch_size": b,
-            "mean_error": float(onp.sqrt((((batch_mu - mu) ** 2) / var).mean())),
-            "var_ratio": float(ratio.mean()),
-            "var_ratio_spread": float(ratio.std()),
-            "mean_error_iid": 1 / math.sqrt(b),
-        })  # fmt: skip
-    return pd.DataFrame(rows).set_index("batch_size")
+    return means[:, live], squares[:, live], mu[live], var[live]
+
+
+def _noise(b: int, means, squares, mu, var, rng, num_batches: int) -> dict:
+    """One row of :func:`batch_statistics`: `num_batches` random batches of `b`."""
+    draws = [rng.choice(len(means), b, replace=False) for _ in range(num_batches)]
+    idx = onp.stack(draws)
+    batch_mu = means[idx].mean(axis=1)  # (num_batches, C)
+    batch_var = squares[idx].mean(axis=1) - batch_mu * batch_mu
+    ratio = batch_var / var
+    return {
+        "batch_size": b,
+        "mean_error": float(onp.sqrt((((batch_mu - mu) ** 2) / var).mean())),
+        "var_ratio": float(ratio.mean()),
+        "var_ratio_spread": float(ratio.std()),
+        "mean_error_iid": 1 / math.sqrt(b),
+    }

@@ -17,6 +17,24 @@ rate far too large) is a row marked ``diverged``, not a crash. Every setting
 is checked before the first run trains (:func:`bnlesson.runplan.prepare`); a
 run that fails for another reason raises :class:`RunFailed`, which keeps the
 rows of the runs that finished.
+
+Every setting must be used: ``run.lr``, ``run.num_epochs`` and ``run.seed``
+by run_grid itself (else its arguments `lr`, `num_epochs` and `seed`), any
+other by `build_net` or `data`, which receive a stand-in for the run that
+reads like it (``run.norm``, ``label(run)``) and notes which settings are
+read: a setting neither reads, e.g. a misspelt ``learning_rate``, would
+train the same network again and again. A ``seed`` setting also reseeds the
+shuffling of a :class:`bnlesson.data.Batches` training set, which is copied
+per run so that each run sees the same shuffles.
+
+The table is indexed by ``run`` (1, 2, ... in grid order), with one column
+per setting, then :data:`RESULT_COLUMNS`: ``final_test_acc``,
+``best_test_acc``, ``final_train_acc`` (training mode, during the last
+epoch), ``final_loss``, ``sec_per_epoch`` (median training seconds),
+``epochs`` (completed), ``diverged``, and the columns of `measure` (NaN for
+diverged runs). Diverged runs (NaN accuracy) sort last.
+``table.attrs["histories"]`` maps each run number to its
+:class:`bnlesson.history.History` (named by :func:`bnlesson.runplan.label`).
 """
 
 from __future__ import annotations
@@ -27,8 +45,10 @@ from typing import Callable, Mapping, Sequence
 import pandas as pd
 
 from . import config
+from .divergence import TrainingDiverged
+from .history import History
 from .runplan import Job, label, prepare, runs
-from .train import History, TrainingDiverged, train
+from .train import train
 
 #: Result columns of :func:`run_grid`, after the settings' columns.
 RESULT_COLUMNS = (
@@ -90,62 +110,34 @@ def _progress(number: int, total: int, run, row: dict, err=None) -> str:
 
 
 def run_grid(
-    build_net: Callable,
-    grid: Mapping[str, Sequence],
-    data: tuple | Callable,
-    num_epochs: int | None = None,
-    lr: float | None = None,
-    *,
-    seed: int = 0,
-    device=None,
-    hybridize: bool = True,
-    measure: Callable | None = None,
-    sort_by: str = "final_test_acc",
-    verbose: bool = True,
-) -> pd.DataFrame:
+    build_net: Callable, grid: Mapping[str, Sequence], data: tuple | Callable,
+    num_epochs: int | None = None, lr: float | None = None, *, seed: int = 0,
+    device=None, hybridize: bool = True, measure: Callable | None = None,
+    sort_by: str = "final_test_acc", verbose: bool = True,
+) -> pd.DataFrame:  # fmt: skip
     r"""Train one network per combination of settings; return one row per run.
 
-    First every run of :func:`runs` (`grid`) is checked and built, so that
-    a bad setting fails before anything trains: its ``lr``, ``num_epochs``
-    and ``seed``, its network ``build_net(run)`` and its data. Every setting
-    must be used: ``run.lr``, ``run.num_epochs`` and ``run.seed`` by
-    run_grid itself (else the arguments `lr`, `num_epochs` and `seed` are
-    used), any other by `build_net` or `data` (a setting neither reads, e.g.
-    a misspelt ``learning_rate``, would train the same network again and
-    again). Then, in order, each run seeds every generator, is trained with
-    :func:`bnlesson.train.train` (minibatch SGD, Xavier initialization) and
-    becomes a row. A ``seed`` setting also reseeds the shuffling of a
-    :class:`bnlesson.data.Batches` training set.
+    Every run of :func:`bnlesson.runplan.runs` (`grid`) is first checked and
+    built (its ``lr``, ``num_epochs``, ``seed``, network and data), so that a
+    bad setting fails before anything trains, and must use every setting
+    (see the module docstring). Then, in order, each run seeds every
+    generator, is trained with :func:`bnlesson.train.train` and becomes a row.
 
     Parameters
     ----------
     build_net : callable
         ``build_net(run) -> net``, e.g. ``lambda run: lenet(run.norm)``.
-        It (and `data`) receives a stand-in for the run that reads like it
-        (``run.norm``, ``label(run)``) and notes which settings are read.
     grid : dict of str to list
-        The settings and their values (see :func:`runs`).
+        The settings and their values.
     data : (train_iter, test_iter) or callable
-        The data of every run, or ``data(run) -> (train_iter, test_iter)``
-        for settings that change it (``run.batch_size``). A
-        :class:`bnlesson.data.Batches` is copied per run so that each run
-        sees the same shuffles.
-    num_epochs : int, optional
-        Epochs per run, unless the grid has ``num_epochs``.
-    lr : float, optional
-        Learning rate, unless the grid has ``lr``.
-    seed : int
-        The seed every run starts from (:func:`bnlesson.config.set_seed`),
-        unless the grid has a ``seed`` setting.
-    device : mxnet.Context, optional
-        Passed to :func:`bnlesson.train.train` (first GPU, else CPU).
+        The data of every run, or ``data(run) -> (train_iter, test_iter)``.
+    num_epochs, lr, seed : optional
+        For every run, unless the grid has that setting.
     hybridize : bool
-        Hybridize networks that can be (a ``HybridBlock``): same numbers,
-        less Python overhead per step, which matters for small batches.
+        Hybridize networks that can be: same numbers, less Python per step.
     measure : callable, optional
-        ``measure(net, train_iter, test_iter) -> dict``, called after each
-        run that did not diverge; its items become extra columns (NaN for
-        diverged runs), e.g. an accuracy measured another way.
+        ``measure(net, train_iter, test_iter) -> dict`` after each run that
+        did not diverge; its items become extra columns.
     sort_by : str
         The column to sort by, largest first.
     verbose : bool
@@ -155,27 +147,16 @@ def run_grid(
     Returns
     -------
     table : pandas.DataFrame
-        Indexed by ``run`` (1, 2, ... in grid order), one column per
-        setting, then ``final_test_acc``, ``best_test_acc``,
-        ``final_train_acc`` (training mode, during the last epoch),
-        ``final_loss``, ``sec_per_epoch`` (median training seconds),
-        ``epochs`` (completed), ``diverged`` and the columns of `measure`;
-        sorted by `sort_by`, best first, diverged runs (NaN accuracy) last.
-        ``table.attrs["histories"]`` maps each run number to its
-        :class:`bnlesson.train.History` (named by :func:`label`).
+        One row per run, described in the module docstring.
 
     Raises
     ------
     ValueError
-        Before any training: for a bad grid, a setting no one reads or named
-        like a result column, a bad ``lr``, ``num_epochs`` or ``seed`` of
-        any run, `lr` or `num_epochs` given neither way, or a run whose
-        `build_net` or `data` raises ``ValueError`` (its message then names
-        the run).
+        Before any training, for a bad grid or setting, or a run whose
+        `build_net` or `data` raises ``ValueError`` (the message names it).
     RunFailed
         When a run fails for a reason other than divergence (which makes a
-        ``diverged`` row): it carries the rows of the runs that finished in
-        ``err.table``, and the original exception as ``__cause__``.
+        ``diverged`` row), with the finished rows in ``err.table``.
     """
     plan = runs(grid)
     _check_names(plan[0]._fields)
@@ -183,6 +164,11 @@ def run_grid(
     if measure is None and sort_by not in known:
         raise ValueError(f"sort_by must be one of {known}, not {sort_by!r}")
     jobs = prepare(plan, build_net, data, num_epochs, lr, seed, hybridize)
+    return _run_jobs(jobs, device, measure, sort_by, known, verbose)
+
+
+def _run_jobs(jobs: list, device, measure, sort_by: str, known, verbose: bool):
+    """Train every job in order; the table, or RunFailed with what finished."""
     rows, histories = [], {}
     for number, job in enumerate(jobs, start=1):
         try:
@@ -194,12 +180,12 @@ def run_grid(
                 )
         except Exception as failure:
             table = _table(rows, histories, sort_by, known)
-            raise RunFailed(_failed(number, len(plan), job.run, failure, len(rows)),
+            raise RunFailed(_failed(number, len(jobs), job.run, failure, len(rows)),
                             table, number, job.run) from failure  # fmt: skip
         rows.append(row)
         histories[number] = history
         if verbose:
-            print(_progress(number, len(plan), job.run, row, err), flush=True)
+            print(_progress(number, len(jobs), job.run, row, err), flush=True)
     return _table(rows, histories, sort_by, known)
 
 

@@ -111,14 +111,11 @@ def batch_norm(X, gamma, beta, moving_mean, moving_var, eps, momentum):
     ----------
     X : mxnet.np.ndarray
         Input of shape ``(N, C)`` or ``(N, C, H, W)``.
-    gamma, beta : mxnet.np.ndarray
-        Scale and shift, shape ``(1, C)`` or ``(1, C, 1, 1)``.
-    moving_mean, moving_var : mxnet.np.ndarray
-        Moving statistics, same shape as `gamma`.
-    eps : float
-        Added to the variance for numerical stability (Gluon uses 1e-5).
-    momentum : float
-        Weight of the *old* moving value (the lecture and Gluon use 0.9).
+    gamma, beta, moving_mean, moving_var : mxnet.np.ndarray
+        Scale, shift and moving statistics, shape ``(1, C)`` or ``(1, C, 1, 1)``.
+    eps, momentum : float
+        Added to the variance for stability, and the weight of the *old*
+        moving value (the lecture and Gluon use 1e-5 and 0.9).
 
     Returns
     -------
@@ -131,8 +128,7 @@ def batch_norm(X, gamma, beta, moving_mean, moving_var, eps, momentum):
     ------
     ValueError
         If `X` is neither 2-D nor 4-D, a statistic has the wrong shape, or (in
-        training mode) `X` has fewer than two values per feature or channel
-        (:func:`check_batch`).
+        training) fewer than two values per feature or channel (:func:`check_batch`).
     """
     check_stats(
         X, gamma=gamma, beta=beta, moving_mean=moving_mean, moving_var=moving_var

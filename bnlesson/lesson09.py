@@ -19,7 +19,7 @@ import pandas as pd
 from mxnet import autograd, gluon, np
 from mxnet.gluon import nn
 
-from .figure1 import HIDDEN, _layer_position, _sigmoid_positions, mlp
+from .mlp import HIDDEN, layer_position, mlp, sigmoid_positions
 
 __all__ = [
     "NoiseLayer", "landscape_summary", "layer_input", "layer_stats", "loss_and_grad",
@@ -101,7 +101,7 @@ def layer_input(net, X, layer: int = -1):
     layers draw new noise), without recording: nothing is learned and
     batch norm's moving statistics do not change. Shape ``(N, units)``.
     """
-    stop = _layer_position(net, layer)
+    stop = layer_position(net, layer)
     with autograd.train_mode():
         for block in list(net)[:stop]:
             X = block(X)
@@ -222,7 +222,7 @@ def layer_stats(net, X, y) -> tuple[list, list]:
     of NumPy arrays of shape ``(N, units)``, from the first hidden layer on;
     the network is left as it was.
     """
-    sigmoids = set(_sigmoid_positions(net))
+    sigmoids = set(sigmoid_positions(net))
     outputs, taps = [], []
     with preserved(net), autograd.record():
         h = X

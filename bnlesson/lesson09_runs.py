@@ -21,9 +21,10 @@ from typing import Iterable, Sequence
 import numpy as onp
 import pandas as pd
 from d2l import mxnet as d2l
-from mxnet import autograd, gluon, init, np
+from mxnet import autograd, np
 from mxnet.gluon import nn
 
+from .divergence import diverged
 from .figure1 import PERCENTILES, drift, record_steps
 from .lesson09 import (
     layer_input,
@@ -32,7 +33,9 @@ from .lesson09 import (
     saturated_fraction,
     update_ratio,
 )  # fmt: skip
-from .train import TrainingDiverged, check_lr, evaluate_accuracy, require_np
+from .models import batchnorm_layers
+from .sgd import require_np, sgd_setup
+from .train import evaluate_accuracy
 
 __all__ = ["Early", "Watch", "instability", "train_early", "train_watching"]
 
@@ -73,12 +76,11 @@ class Watch:
 def _start(net, probe, lr: float, device):
     """Initialize `net` as lesson 06 does; return the device-side probe and trainer."""
     require_np()
-    check_lr(lr)
     device = d2l.try_gpu() if device is None else device
+    trainer, loss = sgd_setup(net, lr, device)
     probe = np.array(probe, ctx=device)
-    net.initialize(init.Xavier(), ctx=device, force_reinit=True)
     net(probe[:2])  # settle deferred shapes before anything reads the weights
-    return probe, gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": lr})
+    return probe, trainer, loss
 
 
 def _percentiles(net, probe, layer: int) -> onp.ndarray:
@@ -111,12 +113,12 @@ def train_watching(
     schedule = set(record_steps(num_steps, every))
     if landscape is not None and (not etas or min(etas) <= 0):
         raise ValueError(f"the landscape probe needs positive step sizes: {etas!r}")
-    probe, trainer = _start(net, probe, lr, device)
+    probe, trainer, loss_fn = _start(net, probe, lr, device)
     if landscape is not None:
         landscape = tuple(np.array(a, ctx=probe.ctx) for a in landscape)
     test = [(X.as_in_ctx(probe.ctx), y.as_in_ctx(probe.ctx)) for X, y in test_iter]
     batches = itertools.chain.from_iterable(itertools.repeat(train_iter))
-    loss_fn, rows, probes = gluon.loss.SoftmaxCrossEntropyLoss(), [], []
+    rows, probes = [], []
     start = time.perf_counter()
     for step in range(1, num_steps + 1):
         if step in schedule:
@@ -128,12 +130,13 @@ def train_watching(
         trainer.step(X.shape[0])
         if step not in schedule:
             continue
-        if not math.isfinite(loss.mean().item()):
-            raise TrainingDiverged(
-                f"the training loss is not finite at step {step} at learning "
-                f"rate {lr}: lower the learning rate (try {lr / 10:g}).",
-                lr=lr,
-            )
+        if not math.isfinite(mean_loss := loss.mean().item()):
+            raise diverged(
+                mean_loss, lr, step=step,
+                history=_watch(name, rows, probes, time.perf_counter() - start)
+                if rows else None,
+                has_batch_norm=bool(batchnorm_layers(net)),
+            )  # fmt: skip
         acc = evaluate_accuracy(net, test, probe.ctx)
         rows.append((step, acc, _percentiles(net, probe, layer), before))
         if landscape is not None:
@@ -217,13 +220,13 @@ def train_early(
     on the batch ``(X, y)``; after the last step, :func:`layer_stats` on it.
     """
     record_steps(num_steps, every)  # both positive integers, or ValueError
-    X, trainer = _start(net, X, lr, device)
+    X, trainer, loss_fn = _start(net, X, lr, device)
     y = np.array(y, ctx=X.ctx)
     dense = [block.weight for block in net if isinstance(block, nn.Dense)]
     names = [f"layer {i}" for i in range(1, len(dense) + 1)]
     names[-1] += " (output)"
     batches = itertools.chain.from_iterable(itertools.repeat(train_iter))
-    loss_fn, ratios, saturation = gluon.loss.SoftmaxCrossEntropyLoss(), [], {}
+    ratios, saturation = [], {}
     for step in range(num_steps + 1):
         if step % every == 0 or step == num_steps:
             h, _ = layer_stats(net, X, y)

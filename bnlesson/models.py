@@ -31,6 +31,28 @@ NORMS = tuple(NORM_LAYERS)
 BATCHNORM_TYPES: tuple = (layers.BatchNorm, nn.BatchNorm)  # FastBatchNorm subclasses
 
 
+def norm_maker(norm: str) -> Callable[[int, int], nn.Block] | None:
+    """The :data:`NORM_LAYERS` entry for `norm`, or a ValueError naming the choices."""
+    try:
+        return NORM_LAYERS[norm]
+    except (KeyError, TypeError):
+        choices = ", ".join(repr(name) for name in NORM_LAYERS)
+        raise ValueError(f"norm must be one of {choices}, not {norm!r}") from None
+
+
+def sequential(blocks: list) -> nn.Sequential:
+    """`blocks` in a ``HybridSequential`` if all are hybrid, else a ``Sequential``.
+
+    A ``HybridSequential`` refuses non-hybrid children (the scratch layer is
+    a plain ``Block``), so the container follows the layers rather than the
+    variant's name.
+    """
+    hybrid = all(isinstance(block, nn.HybridBlock) for block in blocks)
+    net = nn.HybridSequential() if hybrid else nn.Sequential()
+    net.add(*blocks)
+    return net
+
+
 def _stage(layer: nn.Block, num_features: int, num_dims: int, make_norm) -> list:
     """`layer`, its normalization (if any), then the sigmoid."""
     norm = [] if make_norm is None else [make_norm(num_features, num_dims)]
@@ -94,18 +116,10 @@ def lenet(norm: str = "none") -> nn.Block:
     ValueError
         If `norm` is not one of :data:`NORMS`.
     """
-    try:
-        make_norm = NORM_LAYERS[norm]
-    except (KeyError, TypeError):
-        choices = ", ".join(repr(name) for name in NORM_LAYERS)
-        raise ValueError(f"norm must be one of {choices}, not {norm!r}") from None
-    blocks = _lenet_blocks(lambda layer, n, dims: _stage(layer, n, dims, make_norm))
-    # A HybridSequential refuses non-hybrid children, so the container
-    # follows the layers rather than the variant's name.
-    hybrid = all(isinstance(block, nn.HybridBlock) for block in blocks)
-    net = nn.HybridSequential() if hybrid else nn.Sequential()
-    net.add(*blocks)
-    return net
+    make_norm = norm_maker(norm)
+    return sequential(
+        _lenet_blocks(lambda layer, n, dims: _stage(layer, n, dims, make_norm))
+    )
 
 
 def batchnorm_layers(net: nn.Block) -> list:
@@ -145,12 +159,10 @@ def _parse_order(order: str) -> list[str]:
 
 
 def lenet_variant(
-    order: str = "bn-act",
-    activation: str = "sigmoid",
-    dropout: float = 0.5,
+    order: str = "bn-act", activation: str = "sigmoid", dropout: float = 0.5,
     use_bias: bool = True,
-) -> nn.HybridSequential:
-    r"""Return LeNet with Gluon batch norm placed where `order` says.
+) -> nn.HybridSequential:  # fmt: skip
+    r"""Return LeNet (not initialized) with Gluon batch norm where `order` says.
 
     The convolutional and dense layers of :func:`lenet`, each followed by
     the steps of `order` in that sequence::
@@ -187,11 +199,6 @@ def lenet_variant(
         Whether the convolutional and hidden dense layers have a bias (the
         output layer always has one).
 
-    Returns
-    -------
-    net : mxnet.gluon.nn.HybridSequential
-        Not initialized.
-
     Raises
     ------
     ValueError
@@ -202,7 +209,13 @@ def lenet_variant(
         raise ValueError(f"activation must be one of {ACTIVATIONS}, not {activation!r}")
     if not 0 <= dropout < 1:
         raise ValueError(f"dropout must be in [0, 1), not {dropout}")
+    net = nn.HybridSequential()
+    net.add(*_lenet_blocks(_variant_stage(steps, activation, dropout), use_bias))
+    return net
 
+
+def _variant_stage(steps: list, activation: str, dropout: float) -> Callable:
+    """The ``stage`` of :func:`_lenet_blocks` that puts `steps` after a layer."""
     make = {
         "bn": nn.BatchNorm,
         "act": lambda: nn.Activation(activation),
@@ -214,9 +227,7 @@ def lenet_variant(
         dense = num_dims == 2
         return [layer] + [make[s]() for s in steps if dense or s != "drop"]
 
-    net = nn.HybridSequential()
-    net.add(*_lenet_blocks(stage, use_bias))
-    return net
+    return stage
 
 
 def relu_cnn(batch_norm: bool = True) -> nn.HybridSequential:

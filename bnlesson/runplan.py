@@ -23,7 +23,7 @@ from mxnet.gluon import nn
 
 from . import config
 from .data import Batches
-from .train import check_batches, check_lr, check_num_epochs
+from .sgd import check_batches, check_lr, check_num_epochs
 
 #: The settings run_grid reads itself; `build_net` and `data` read the others.
 OWN_SETTINGS = ("lr", "num_epochs", "seed")

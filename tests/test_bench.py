@@ -1,6 +1,7 @@
 """The benchmark runs on a tiny configuration and reports what it promises.
 
-It checks the report's structure and arithmetic, never a speed.
+It checks the report's structure, and its figures against hand-computed
+ones for given times; never a speed.
 """
 
 import json
@@ -21,32 +22,30 @@ def test_report_has_pipeline_plain_and_asked_networks(report):
     assert report["batches_measured"] == 1 and report["repeats"] == 1
 
 
-def test_ratios_are_relative_to_plain(report):
-    rows = {r["network"]: r for r in report["rows"]}
-    assert rows["plain"]["ratio_to_plain"] == 1.0
+def test_rows_from_given_times_by_hand():
+    seconds = {"data pipeline": 0.01, "plain": 0.5, "Gluon nn.BatchNorm": 0.6}
+    rows = {r["network"]: r for r in bench.report_rows(seconds, 256)}
+    # 256 images in 0.5 s: 512 images/s, so 60,000 images take 117.1875 s
+    assert rows["plain"] == pytest.approx(
+        {"network": "plain", "sec_per_epoch": 117.1875, "examples_per_sec": 512.0,
+         "ratio_to_plain": 1.0}
+    )  # fmt: skip
+    assert rows["Gluon nn.BatchNorm"]["sec_per_epoch"] == pytest.approx(140.625)
+    assert rows["Gluon nn.BatchNorm"]["ratio_to_plain"] == pytest.approx(1.2)
+    assert rows["data pipeline"]["examples_per_sec"] == pytest.approx(25_600)
+    assert rows["data pipeline"]["ratio_to_plain"] == pytest.approx(0.02)
+
+
+def test_measured_times_are_positive(report):
     for r in report["rows"]:
         assert r["sec_per_epoch"] > 0 and r["examples_per_sec"] > 0
-        expected = r["sec_per_epoch"] / rows["plain"]["sec_per_epoch"]
-        assert r["ratio_to_plain"] == pytest.approx(expected)
-        # scaled from one batch of 256 to 60,000 images
-        assert r["examples_per_sec"] * r["sec_per_epoch"] == pytest.approx(60_000)
-
-
-def test_targets_report_only_measured_networks(report):
-    targets = {t["target"]: t for t in report["targets"]}
-    assert set(targets) == {
-        "data pipeline <= 5% of a plain epoch",
-        "Gluon nn.BatchNorm <= 1.10x plain",
-    }
-    for t in targets.values():
-        assert t["met"] == (t["ratio"] <= t["limit"])
 
 
 def test_format_report_lists_every_row(report):
     text = bench.format_report(report)
     for r in report["rows"]:
         assert r["network"] in text
-    assert "target Gluon nn.BatchNorm <= 1.10x plain" in text
+    assert "target" not in text, "the benchmark reports, it does not judge"
 
 
 def test_cli_writes_json_and_plot(tmp_path, capsys):
@@ -76,7 +75,7 @@ def fake_run(monkeypatch):
     def record(networks, num_batches, repeats):
         calls.append(networks)
         return {"device": "cpu(0)", "batch_size": 256, "batches_measured": 1,
-                "repeats": 1, "rows": [], "targets": []}  # fmt: skip
+                "repeats": 1, "rows": []}  # fmt: skip
 
     monkeypatch.setattr(bench, "run", record)
     return calls

@@ -14,7 +14,7 @@ from functools import partial
 import numpy as onp
 import pytest
 
-from bnlesson import data
+from bnlesson import data, dataset, download
 
 from nbutil import ROOT
 
@@ -26,8 +26,8 @@ def isolated(monkeypatch, tmp_path):
     """No $BNLESSON_DATA, an empty cache and no Debian folder."""
     monkeypatch.delenv(data.DATA_ENV, raising=False)
     monkeypatch.setenv("MXNET_HOME", str(tmp_path / "mxnet_home"))
-    monkeypatch.setattr(data, "DEBIAN_DIR", tmp_path / "no-debian")
-    monkeypatch.setattr(data, "MIRRORS", ("http://127.0.0.1:9/",))  # refused at once
+    monkeypatch.setattr(dataset, "DEBIAN_DIR", tmp_path / "no-debian")
+    monkeypatch.setattr(download, "MIRRORS", ("http://127.0.0.1:9/",))  # refused
     return tmp_path
 
 
@@ -47,18 +47,18 @@ def real_bytes(real_data_dir, name):
 
 def test_search_order_without_overrides(isolated, monkeypatch):
     dirs = [d for d, _ in data.candidate_dirs()]
-    assert dirs == [isolated / "mxnet_home/datasets/fashion-mnist", data.DEBIAN_DIR]
+    assert dirs == [isolated / "mxnet_home/datasets/fashion-mnist", dataset.DEBIAN_DIR]
 
 
 def test_cache_wins_over_debian(isolated):
     cache = fill(data.cache_dir())
-    fill(data.DEBIAN_DIR)
+    fill(dataset.DEBIAN_DIR)
     assert data.find_data() == cache
 
 
 def test_debian_used_when_cache_incomplete(isolated):
     fill(data.cache_dir(), names=[SMALL])
-    debian = fill(data.DEBIAN_DIR, gz=False)
+    debian = fill(dataset.DEBIAN_DIR, gz=False)
     assert data.find_data() == debian
 
 
@@ -419,12 +419,12 @@ def test_cache_write_failures_say_what_failed_and_where(
 ):
     dest = _dest_with_images(real_data_dir, tmp_path)
     if where == "cache":  # the cache folder exists but takes no new file
-        monkeypatch.setattr(data.tempfile, "mkstemp", _fail_with(error_number))
+        monkeypatch.setattr(download.tempfile, "mkstemp", _fail_with(error_number))
     elif where == "parent":  # MXNET_HOME's parent takes no new folder
         dest = tmp_path / "home" / "datasets" / "fashion-mnist"
-        monkeypatch.setattr(data.Path, "mkdir", _fail_with(error_number))
+        monkeypatch.setattr(download.Path, "mkdir", _fail_with(error_number))
     else:
-        monkeypatch.setattr(data.os, "fdopen", FullDisk)
+        monkeypatch.setattr(download.os, "fdopen", FullDisk)
     with pytest.raises(data.DataError) as err:
         data.download(dest, mirrors=[labels_server])
     message = str(err.value)

@@ -14,6 +14,7 @@ from mxnet.gluon import nn
 from numpy.testing import assert_allclose
 
 from bnlesson import data, layers, set_seed
+from bnlesson.divergence import TrainingDiverged
 from bnlesson.figure1 import (
     PERCENTILES,
     Recording,
@@ -41,13 +42,13 @@ def tiny():
     return X[:90], y[:90], X[90:], y[90:]
 
 
-def run(tiny, norm="none", num_steps=7, every=3, **kwargs):
+def run(tiny, norm="none", num_steps=7, every=3, lr=0.5, **kwargs):
     X, y, Xt, yt = tiny
     set_seed(0)
     net = mlp(norm, hidden=HIDDEN, num_outputs=CLASSES)
     rec = train_recording(
         net, data.Batches(X, y, 10, shuffle=True), data.Batches(Xt, yt, 16),
-        Xt, num_steps, 0.5, every, **kwargs,
+        Xt, num_steps, lr, every, **kwargs,
     )  # fmt: skip
     return net, rec
 
@@ -128,7 +129,7 @@ def test_records_at_the_right_steps(tiny, norm):
     assert onp.all((rec.test_acc >= 0) & (rec.test_acc <= 1))
     assert onp.all(onp.isfinite(rec.loss)) and onp.all(rec.loss > 0)
     assert onp.all(onp.diff(rec.percentiles, axis=2) >= 0), "15th <= 50th <= 85th"
-    assert 0 < rec.record_seconds < rec.seconds and rec.overhead > 1
+    assert 0 < rec.record_seconds < rec.seconds
 
 
 def test_recording_the_same_scratch_net_again_repeats_the_first_run(tiny):
@@ -201,8 +202,37 @@ def test_sigmoid_input_of_another_layer_and_in_training(tiny):
 def test_no_recording_only_times(tiny):
     _, rec = run(tiny, num_steps=4, every=None)
     assert rec.steps.size == 0 and rec.percentiles.shape == (0, HIDDEN[-1], 3)
-    assert rec.record_seconds == 0 and rec.seconds > 0 and rec.overhead == 1
-    assert rec.ms_per_step > 0
+    assert rec.record_seconds == 0 and rec.seconds > 0
+
+
+def test_overhead_and_time_per_step_by_hand():
+    rec = Recording(
+        steps=onp.array([5]), test_acc=onp.array([0.5]), loss=onp.array([1.0]),
+        percentiles=onp.zeros((1, 1, 3)), units=(0,), seconds=10.0,
+        record_seconds=2.0, num_steps=400,
+    )  # fmt: skip
+    assert rec.overhead == 10 / 8  # 10 s in all, 8 of them training
+    assert rec.ms_per_step == 20.0  # 8 s over 400 steps
+
+
+def test_a_diverging_run_names_the_step_and_keeps_the_recordings(tiny):
+    X, y, Xt, yt = tiny
+    broken = X.copy()
+    broken[40:] = onp.nan  # batches of 10: the 5th batch is the first bad one
+    set_seed(0)
+    net = mlp("none", hidden=HIDDEN, num_outputs=CLASSES)
+    with pytest.raises(TrainingDiverged) as err:
+        train_recording(net, data.Batches(broken, y, 10), data.Batches(Xt, yt, 16),
+                        Xt, 12, 0.5, 2)  # fmt: skip
+    diverged = err.value
+    # recorded after steps 2 and 4; the mean loss of steps 5-6 is NaN
+    assert (diverged.step, diverged.epoch, diverged.lr) == (6, None, 0.5)
+    assert str(diverged).startswith(
+        "the training loss became nan by step 6 at learning rate 0.5: Lower the "
+        "learning rate (try 0.05) or add batch normalization"
+    )
+    assert list(diverged.history.steps) == [2, 4]
+    assert onp.isfinite(diverged.history.loss).all()
 
 
 def test_to_frame_and_steps_to_reach():
@@ -284,9 +314,10 @@ def test_drift_compares_only_the_first_and_last_recording():
 
 
 def test_drift_per_unit():
-    p = onp.array([[[-1, 0, 1], [0, 1, 2]], [[-1, 0, 1], [-1, 3, 6]]], dtype=float)
-    assert p.shape == (2, 2, 3)  # (recordings, units, percentiles)
-    assert_allclose(drift(p), [0.0, (2 + 5) / 2])
+    # (recordings, units, percentiles): unit 0 shifts by half its width and
+    # keeps it; unit 1 keeps its median and grows from width 2 to 7
+    p = onp.array([[[-1, 0, 1], [-1, 0, 1]], [[0, 1, 2], [-1, 0, 6]]], dtype=float)
+    assert_allclose(drift(p), [0.5, 5 / 2])
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ from mxnet.gluon import nn
 from numpy.testing import assert_allclose
 
 from bnlesson import data, set_seed
+from bnlesson.divergence import TrainingDiverged
 from bnlesson.figure1 import mlp
 from bnlesson.lesson09 import (
     NoiseLayer,
@@ -29,7 +30,6 @@ from bnlesson.lesson09 import (
     update_ratio,
 )  # fmt: skip
 from bnlesson.lesson09_runs import Watch, instability, train_early, train_watching
-from bnlesson.train import TrainingDiverged
 
 from nbutil import definitions, notebook
 
@@ -396,7 +396,10 @@ def test_watching_stops_when_the_loss_is_not_finite(tiny):
     X, y, Xt, yt = tiny
     broken = X.copy()
     broken[:, 0] = onp.nan  # every batch gives a NaN loss
-    with pytest.raises(TrainingDiverged, match="not finite at step 2"):
+    with pytest.raises(TrainingDiverged, match="became nan by step 2") as err:
         train_watching(tiny_net(), data.Batches(broken, y, 10),
                        data.Batches(Xt, yt, 16), Xt, 4, 0.5, 2,
                        device=mx.cpu())  # fmt: skip
+    assert (err.value.step, err.value.epoch, err.value.lr) == (2, None, 0.5)
+    assert err.value.history is None, "nothing was recorded before step 2"
+    assert "Lower the learning rate (try 0.05)" in str(err.value)

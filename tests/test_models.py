@@ -6,6 +6,7 @@ from mxnet.gluon import nn
 from numpy.testing import assert_allclose
 
 from bnlesson import layers
+from bnlesson.lesson08 import FastBatchNorm
 from bnlesson.models import NORMS, batchnorm_layers, lenet
 
 BN_TYPE = {"scratch": layers.BatchNorm, "gluon": nn.BatchNorm}
@@ -19,8 +20,20 @@ def layer_names(net):
     return [type(block).__name__ for block in net]
 
 
-def test_the_three_variants_exist():
-    assert NORMS[:3] == ("none", "scratch", "gluon")
+@pytest.mark.parametrize(
+    "norm, kind",
+    [("none", None), ("scratch", layers.BatchNorm), ("fast", FastBatchNorm),
+     ("gluon", nn.BatchNorm)],
+)  # fmt: skip
+def test_each_norm_puts_its_layer_before_each_of_the_four_sigmoids(norm, kind):
+    net = lenet(norm)
+    found = [type(bn) for bn in batchnorm_layers(net)]
+    assert found == ([] if kind is None else [kind] * 4)
+    names = layer_names(net)
+    sigmoids = [i for i, name in enumerate(names) if name == "Activation"]
+    assert len(sigmoids) == 4
+    if kind is not None:
+        assert all(type(net[i - 1]) is kind for i in sigmoids)
 
 
 @pytest.mark.parametrize("norm", NORMS)

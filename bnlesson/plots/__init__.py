@@ -1,0 +1,28 @@
+"""Figures for the lessons, drawn from plain data; nothing else of bnlesson is imported.
+
+Library code here returns axes and never calls ``plt.show()``: the notebook
+decides when a figure is shown. The functions take lists, arrays, DataFrames,
+dicts, or objects with list attributes (a training run's ``loss``,
+``train_acc``, ``test_acc``; a recording's ``steps``, ``test_acc``,
+``percentiles``), never a network or a loader.
+
+=========================  ==================================================
+:mod:`.curves`             learning curves, gamma and beta, sample images
+:mod:`.tables`             a table of runs: a sweep's curves, grouped bars
+:mod:`.figure1`            the paper's Figure 1 from two recordings
+:mod:`.bench`              the benchmark's report as bars
+=========================  ==================================================
+
+The live plot that training draws is :mod:`bnlesson.live`; lesson 09's
+figures are :mod:`bnlesson.lesson09_plots`.
+"""
+
+from .bench import plot_bench
+from .curves import FIGSIZE, FMTS, METRICS, plot_curves, plot_gamma_beta, show_images
+from .figure1 import plot_paper_figure1
+from .tables import plot_bars, plot_sweep
+
+__all__ = [
+    "FIGSIZE", "FMTS", "METRICS", "plot_bars", "plot_bench", "plot_curves",
+    "plot_gamma_beta", "plot_paper_figure1", "plot_sweep", "show_images",
+]  # fmt: skip

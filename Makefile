@@ -48,6 +48,12 @@ help:
 
 env: $(STAMP)
 
+# pip's own output is a hundred lines, many of them warnings about this
+# machine's package indexes: show one line that counts packages instead (the
+# whole output stays in $(VENV)/pip.log, and its end is shown if pip fails).
+PIP_PROGRESS := awk '/^(Collecting|Processing) /{n++; if (n % 20 == 0) {print "  " n " packages"; fflush()}} \
+	END{print "  " n " packages, installed"}'
+
 # Reinstalls only when pyproject.toml changes. pip installs the package and,
 # by Python version, the pinned stack (3.11) or current releases (3.12+);
 # bnlesson.install then adds what pip cannot express: MXNet and d2l with
@@ -62,8 +68,11 @@ $(STAMP): pyproject.toml
 		echo "Creating $(VENV) with $(PYTHON)" && "$(PYTHON)" -m venv $(VENV); \
 	fi
 	@$(BIN)/python tools/check_python.py
-	@echo "Installing into $(VENV) (Python $(PY)); a first install takes 1-2 minutes"
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@echo "Installing into $(VENV) (Python $(PY)): a first install downloads about" \
+		"200 MB (some 120 packages) and takes 1-2 minutes; pip's log: $(VENV)/pip.log"
+	@set -o pipefail; $(BIN)/python -m pip install --disable-pip-version-check \
+		--progress-bar off -e '.[dev]' 2>&1 | tee $(VENV)/pip.log | $(PIP_PROGRESS) \
+		|| { echo "pip failed; the end of $(VENV)/pip.log:"; tail -n 25 $(VENV)/pip.log; exit 1; }
 	$(BIN)/python -m bnlesson.install $(if $(GPU),--gpu $(GPU))
 	@touch $@
 
@@ -90,10 +99,16 @@ data: env
 # Jupyter refuses to run as root unless told; containers and CI often are root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
+# The committed notebooks were executed by this repository: sign them as
+# trusted, so their figures and tables show without a warning. Lab opens on
+# the first lesson.
 lab: setup
-	@echo "Starting Jupyter Lab on notebooks/ (open the URL below; Ctrl-C stops it)"
+	@$(BIN)/jupyter trust $(NOTEBOOKS) >/dev/null
+	@echo "Starting Jupyter Lab on lesson 01: open the http://127.0.0.1 URL it prints" \
+		"below. Ctrl-C twice stops it."
 	$(BIN)/jupyter lab --no-browser --ip=$(IP) --port=$(PORT) $(ROOT_FLAG) \
-		--ServerApp.root_dir=notebooks
+		--ServerApp.root_dir=notebooks \
+		--LabApp.default_url=/lab/tree/$(notdir $(firstword $(NOTEBOOKS)))
 
 test: setup
 	BNLESSON_FAST=1 $(BIN)/python -m pytest -q -p no:cacheprovider \

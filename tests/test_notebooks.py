@@ -79,10 +79,18 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _get_json(url: str):
+    with urllib.request.urlopen(url, timeout=10) as r:
+        return json.load(r)
+
+
 @pytest.mark.slow
-def test_make_lab_serves_the_lessons():
+def test_make_lab_serves_the_lessons(tmp_path):
+    """Lab serves every lesson, opens on lesson 01 and shows them trusted."""
     port, token = _free_port(), "bnlesson-test"
-    env = dict(os.environ, JUPYTER_TOKEN=token)
+    # A signature database of its own: the test neither reads nor changes the
+    # user's record of trusted notebooks.
+    env = dict(os.environ, JUPYTER_TOKEN=token, JUPYTER_DATA_DIR=str(tmp_path))
     proc = subprocess.Popen(
         ["make", "--no-print-directory", "lab", f"PORT={port}"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -107,6 +115,18 @@ def test_make_lab_serves_the_lessons():
             f"http://127.0.0.1:{port}/lab?token={token}", timeout=10
         ) as r:
             assert r.status == 200 and b"JupyterLab" in r.read()
+        # The server's root URL leads to lesson 01, not to an empty launcher.
+        with urllib.request.urlopen(
+            f"http://127.0.0.1:{port}/?token={token}", timeout=10
+        ) as r:
+            assert r.url.split("?")[0].endswith(f"/lab/tree/{NOTEBOOKS[0].name}")
+        for path in NOTEBOOKS:
+            model = _get_json(
+                f"http://127.0.0.1:{port}/api/contents/{path.name}?token={token}"
+            )
+            trusted = [c["metadata"].get("trusted") for c in model["content"]["cells"]
+                       if c["cell_type"] == "code"]  # fmt: skip
+            assert trusted and all(trusted), f"{path.name} opens untrusted"
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:

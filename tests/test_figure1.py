@@ -26,7 +26,9 @@ from bnlesson.figure1 import (
     train_recording,
 )
 
-HIDDEN, CLASSES, FEATURES = (6, 5, 4), 3, 8
+import tinymlp
+
+HIDDEN, CLASSES, FEATURES = tinymlp.HIDDEN, tinymlp.CLASSES, tinymlp.FEATURES
 
 
 def layer_names(net):
@@ -35,11 +37,7 @@ def layer_names(net):
 
 @pytest.fixture(scope="module")
 def tiny():
-    """90 training and 30 held-out examples of 8 features, 3 learnable classes."""
-    rng = onp.random.default_rng(0)
-    X = rng.normal(size=(120, FEATURES)).astype(onp.float32)
-    y = (X[:, :3].argmax(axis=1)).astype(onp.int32)
-    return X[:90], y[:90], X[90:], y[90:]
+    return tinymlp.data()
 
 
 def run(tiny, norm="none", num_steps=7, every=3, lr=0.5, **kwargs):

@@ -3,13 +3,14 @@
 import mxnet as mx
 import numpy as onp
 import pytest
-from bnref import SHAPES, gluon_reference, inputs, stats
 from mxnet import autograd, np
 from mxnet.gluon import nn
 from numpy.testing import assert_allclose
 
 from bnlesson import BatchNorm, batch_norm
 from bnlesson.lesson08 import FastBatchNorm, batch_norm_fast
+
+from bnref import SHAPES, gluon_reference, inputs, stats
 
 # Both implementations share the Gluon reference, the input checks and the
 # degenerate cases.

@@ -8,7 +8,6 @@ from pathlib import Path
 import mxnet as mx
 import numpy as onp
 import pytest
-from bnref import SHAPES, inputs, stats
 from mxnet import autograd, gluon, np
 from mxnet.gluon import nn
 from numpy.testing import assert_allclose
@@ -16,6 +15,8 @@ from numpy.testing import assert_allclose
 from bnlesson import lesson08, models
 from bnlesson.layers import BatchNorm, batch_norm, stat_shape
 from bnlesson.lesson08 import FastBatchNorm, batch_norm_fast, channel_mean, per_example
+
+from bnref import SHAPES, inputs, stats
 
 
 def run(fn, shape, dY_seed=7, attach=("X", "gamma", "beta")):

@@ -31,9 +31,10 @@ from bnlesson.lesson09 import (
 )  # fmt: skip
 from bnlesson.lesson09_runs import Watch, instability, train_early, train_watching
 
+import tinymlp
 from nbutil import definitions, notebook
 
-HIDDEN, CLASSES, FEATURES = (6, 5, 4), 3, 8
+HIDDEN, CLASSES, FEATURES = tinymlp.HIDDEN, tinymlp.CLASSES, tinymlp.FEATURES
 PREAMBLE = (
     "from mxnet import autograd, np\nfrom mxnet.gluon import nn\n"
     "import pandas as pd\n"
@@ -48,11 +49,7 @@ def lesson():
 
 @pytest.fixture(scope="module")
 def tiny():
-    """90 training and 30 held-out examples of 8 features, 3 learnable classes."""
-    rng = onp.random.default_rng(0)
-    X = rng.normal(size=(120, FEATURES)).astype(onp.float32)
-    y = (X[:, :3].argmax(axis=1)).astype(onp.int32)
-    return X[:90], y[:90], X[90:], y[90:]
+    return tinymlp.data()
 
 
 def tiny_net(norm="none", seed=0):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import http.client
 import os
 import shutil
 import tarfile
@@ -96,15 +97,21 @@ def fetch(package: Package, cache: Path) -> Path:
     target = cache / package.url.rsplit("/", 1)[1]
     if target.exists() and _digest(target.read_bytes()) == package.integrity:
         return target
-    cache.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=target.name + ".part-", dir=cache)
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=target.name + ".part-", dir=cache)
+    except OSError as err:
+        raise AssetError(
+            f"Cannot write the download cache {cache} ({err}): make it writable, "
+            "or point XDG_CACHE_HOME to a folder that is."
+        ) from None
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as out:
             try:
                 with urllib.request.urlopen(package.url, timeout=60) as response:
                     shutil.copyfileobj(response, out)
-            except (urllib.error.URLError, OSError) as err:
+            except (urllib.error.URLError, http.client.HTTPException, OSError) as err:
                 raise AssetError(
                     f"Could not download {package.url} ({err}). The slides need "
                     "it once (later builds use the copy in "

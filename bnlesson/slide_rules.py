@@ -6,8 +6,9 @@ these rules, so that a rewritten lesson gets a sensible deck without hand
 edits:
 
 1. Markdown: the title (``#``) and every ``##`` heading start a slide, a
-   ``###`` heading a sub-slide. Markdown longer than :data:`MAX_LINES` is
-   split at blank lines (never inside a code block or display math).
+   ``###`` heading a sub-slide. Markdown is split at the headings inside
+   it, and where longer than :data:`MAX_LINES` at blank lines (never inside
+   a code block or display math).
 2. Code that is left out: the first code cell (imports and the version
    line), cells that only import, cells that only assert (checks, not
    lecture), and cells that only define functions or classes, unless they come
@@ -216,10 +217,15 @@ def _split_long_markdown(cells: list) -> Iterator[NotebookNode]:
 
 
 def _chunks(source: str) -> Iterator[str]:
-    """Split markdown at blank lines into pieces of about MAX_LINES lines."""
+    """Split markdown at blank lines into pieces of about MAX_LINES lines.
+
+    A heading inside the cell starts a piece of its own, so that it opens a
+    slide as a heading cell would.
+    """
     piece: list[str] = []
     for block in _blocks(source):
-        if piece and _text_lines("\n".join(piece + [block])) > MAX_LINES:
+        full = _text_lines("\n".join(piece + [block])) > MAX_LINES
+        if piece and (full or _heading_level(block)):
             yield "\n\n".join(piece)
             piece = []
         piece.append(block)

@@ -119,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         decks = build(args.notebooks or lessons(), args.out)
     except slide_assets.AssetError as err:
-        print(f"make slides: {err}", file=sys.stderr)
+        print(f"No slides built. {err}", file=sys.stderr)
         return 1
     for path in decks:
         print(f"wrote {path}")

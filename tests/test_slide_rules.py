@@ -74,6 +74,15 @@ def test_a_marked_log_keeps_its_last_lines_and_loses_the_marker():
     ]
 
 
+def test_a_heading_inside_markdown_starts_a_slide():
+    nb = new_notebook(
+        cells=[new_markdown_cell("## Summary\n\n* one\n\n## Exercises\n\n1. x")]
+    )
+    marked = slide_rules.mark(nb).cells
+    assert [c.source for c in marked] == ["## Summary\n\n* one", "## Exercises\n\n1. x"]
+    assert [c.metadata.slideshow.slide_type for c in marked] == ["slide", "slide"]
+
+
 def test_math_and_code_blocks_are_never_split():
     math = "$$\n" + "\n\n".join(f"x_{i}" for i in range(60)) + "\n$$"
     assert list(slide_rules._chunks(math)) == [math]
@@ -118,3 +127,11 @@ def test_a_failed_download_says_what_to_do(tmp_path):
     with pytest.raises(slide_assets.AssetError, match="connect to the network"):
         slide_assets.fetch(package, tmp_path / "cache")
     assert list((tmp_path / "cache").iterdir()) == []
+
+
+def test_an_unwritable_cache_says_what_to_do(tmp_path):
+    path, integrity = _tarball(tmp_path, {"a.js": b"a"})
+    (tmp_path / "file").write_text("not a folder")
+    package = slide_assets.Package(path.as_uri(), integrity, "pkg", ("a.js",))
+    with pytest.raises(slide_assets.AssetError, match="XDG_CACHE_HOME"):
+        slide_assets.fetch(package, tmp_path / "file" / "cache")

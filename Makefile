@@ -37,13 +37,14 @@ override BNLESSON_DATA := $(CURDIR)/$(BNLESSON_DATA)
 export BNLESSON_DATA
 endif
 
-.PHONY: lab test run data env setup lint bench clean help
+.PHONY: lab test run data env setup lint bench slides browser clean help
 
 help:
 	@echo "make lab    start Jupyter Lab on notebooks/ (sets everything up first)"
 	@echo "make test   unit tests + strict nbval of every notebook, fast mode"
 	@echo "make run    re-execute every notebook in place, full mode"
 	@echo "make bench  the batch-norm cost benchmark"
+	@echo "make slides a reveal.js deck of every lesson in decks/ (works offline)"
 	@echo "PY=3.13 (or 3.12) to use that Python, in .venv-3.13"
 
 env: $(STAMP)
@@ -110,7 +111,18 @@ lab: setup
 		--ServerApp.root_dir=notebooks \
 		--LabApp.default_url=/lab/tree/$(notdir $(firstword $(NOTEBOOKS)))
 
-test: setup
+# The slides test opens a deck in Debian's Chromium; like the data, it is
+# installed only as root with apt (CI), otherwise that test says why it skips.
+browser:
+	@if ! command -v chromium >/dev/null && [ "$$(id -u)" = 0 ] \
+		&& command -v apt-get >/dev/null; then \
+		echo "Installing Debian's chromium (for the slides test)"; \
+		{ apt-cache show chromium >/dev/null 2>&1 || apt-get update -qq; } \
+		&& apt-get install -y -qq chromium >/dev/null \
+		|| echo "apt-get failed; the slides test will skip its browser check"; \
+	fi
+
+test: setup browser
 	BNLESSON_FAST=1 $(BIN)/python -m pytest -q -p no:cacheprovider \
 		tests $(NOTEBOOKS) --nbval --nbval-current-env \
 		--nbval-sanitize-with tests/sanitize.cfg $(ARGS)
@@ -128,6 +140,11 @@ lint: env
 
 bench: setup
 	$(BIN)/python -m bnlesson.bench
+
+# From the committed outputs, never executed; reveal.js and MathJax are
+# downloaded once (verified) into ~/.cache/bnlesson and copied into decks/.
+slides: setup
+	$(BIN)/python -m bnlesson.slides --out decks $(NOTEBOOKS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -36,7 +36,8 @@ _SUBMODULES = {"config", "data", "layers", "notebook", "models", "train", "plots
                "divergence", "lesson09", "lesson09_runs", "lesson09_plots",
                "compat", "cudalibs", "install", "checks", "doctor",
                "history", "live", "recording", "sgd", "dataset",
-               "download", "mlp"}  # fmt: skip
+               "download", "fetch", "mlp", "slides", "slide_rules",
+               "slide_assets"}  # fmt: skip
 __all__ = sorted(_EXPORTS)
 
 

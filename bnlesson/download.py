@@ -10,15 +10,13 @@ import contextlib
 import errno
 import gzip
 import os
-import tempfile
 import time
-import urllib.error
-import urllib.request
 import zlib
 from pathlib import Path
 from typing import Iterator, Sequence
 
 from .dataset import FILES, DataError, _check, _file_in, _how_to_fix, cache_dir
+from .fetch import DownloadFailed, download_to
 
 #: The dataset's public mirrors, tried in order; each serves ``<name>.gz``.
 MIRRORS = (
@@ -76,7 +74,7 @@ def download(
                 break
             except CacheWriteError:
                 raise  # our side: no other mirror can fix it
-            except (OSError, DataError) as err:
+            except (DownloadFailed, DataError) as err:
                 errors.append(f"  - {url}: {str(err).splitlines()[0]}")
         else:
             raise DataError(
@@ -89,37 +87,15 @@ def download(
 
 
 def _download_one(url: str, target: Path, name: str, timeout: float) -> None:
-    with _writing(target.parent, "create a file in"):
-        fd, tmp_name = tempfile.mkstemp(
-            prefix=target.name + ".part-", dir=target.parent
-        )
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(
-            url, timeout=timeout
-        ) as r:
-            # Network errors are the mirror's; write errors are ours.
-            while chunk := r.read(1 << 20):
-                with _writing(target.parent, "write to"):
-                    out.write(chunk)
-                    out.flush()
+    def check(part: Path) -> None:
         try:
-            data = gzip.decompress(tmp.read_bytes())
+            data = gzip.decompress(part.read_bytes())
         except (EOFError, OSError, zlib.error) as err:
             raise DataError(f"the download is not a valid gzip file ({err})") from None
         _check(data, name, Path(url))
-        with _writing(target.parent, "write to"):
-            # mkstemp makes the file private (0600); give it the usual mode.
-            os.chmod(tmp, 0o666 & ~_umask())
-            os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
 
-
-def _umask() -> int:
-    mask = os.umask(0o022)  # the only way to read it is to set it
-    os.umask(mask)
-    return mask
+    with _writing(target.parent, "write to"):
+        download_to(url, target, check, timeout)
 
 
 def _remove_stale_parts(folder: Path) -> None:

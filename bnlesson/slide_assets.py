@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import http.client
 import os
 import shutil
 import tarfile
 import tempfile
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import NamedTuple
+
+from .fetch import DownloadFailed, download_to
 
 
 class Package(NamedTuple):
@@ -99,29 +98,18 @@ def fetch(package: Package, cache: Path) -> Path:
         return target
     try:
         cache.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=target.name + ".part-", dir=cache)
+        download_to(package.url, target, lambda part: _verify(part, package), 60)
+    except DownloadFailed as err:
+        raise AssetError(
+            f"Could not download {package.url} ({err}). The slides need it once "
+            f"(later builds use the copy in {cache}): connect to the network and "
+            f"run `make slides` again, or put that file into {cache} yourself."
+        ) from None
     except OSError as err:
         raise AssetError(
-            f"Cannot write the download cache {cache} ({err}): make it writable, "
-            "or point XDG_CACHE_HOME to a folder that is."
+            f"Cannot write the download cache {cache} ({err}): make it writable "
+            "and give it 25 MB, or point XDG_CACHE_HOME to a folder that is."
         ) from None
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            try:
-                with urllib.request.urlopen(package.url, timeout=60) as response:
-                    shutil.copyfileobj(response, out)
-            except (urllib.error.URLError, http.client.HTTPException, OSError) as err:
-                raise AssetError(
-                    f"Could not download {package.url} ({err}). The slides need "
-                    "it once (later builds use the copy in "
-                    f"{cache}): connect to the network and run `make slides` "
-                    f"again, or put that file into {cache} yourself."
-                ) from None
-        _verify(tmp, package)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
     return target
 
 

@@ -14,7 +14,7 @@ from functools import partial
 import numpy as onp
 import pytest
 
-from bnlesson import data, dataset, download
+from bnlesson import data, dataset, download, fetch
 
 from nbutil import ROOT
 
@@ -419,12 +419,12 @@ def test_cache_write_failures_say_what_failed_and_where(
 ):
     dest = _dest_with_images(real_data_dir, tmp_path)
     if where == "cache":  # the cache folder exists but takes no new file
-        monkeypatch.setattr(download.tempfile, "mkstemp", _fail_with(error_number))
+        monkeypatch.setattr(fetch.tempfile, "mkstemp", _fail_with(error_number))
     elif where == "parent":  # MXNET_HOME's parent takes no new folder
         dest = tmp_path / "home" / "datasets" / "fashion-mnist"
         monkeypatch.setattr(download.Path, "mkdir", _fail_with(error_number))
     else:
-        monkeypatch.setattr(download.os, "fdopen", FullDisk)
+        monkeypatch.setattr(fetch.os, "fdopen", FullDisk)
     with pytest.raises(data.DataError) as err:
         data.download(dest, mirrors=[labels_server])
     message = str(err.value)

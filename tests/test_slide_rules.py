@@ -1,8 +1,10 @@
 """The slide rules on a hand-made notebook, and the verified asset downloads."""
 
 import base64
+import errno
 import hashlib
 import io
+import os
 import tarfile
 
 import nbformat
@@ -135,3 +137,19 @@ def test_an_unwritable_cache_says_what_to_do(tmp_path):
     package = slide_assets.Package(path.as_uri(), integrity, "pkg", ("a.js",))
     with pytest.raises(slide_assets.AssetError, match="XDG_CACHE_HOME"):
         slide_assets.fetch(package, tmp_path / "file" / "cache")
+
+
+def test_a_full_disk_is_not_blamed_on_the_network(tmp_path, monkeypatch):
+    path, integrity = _tarball(tmp_path, {"a.js": b"a"})
+    package = slide_assets.Package(path.as_uri(), integrity, "pkg", ("a.js",))
+
+    def full_disk(fd, mode):
+        os.close(fd)
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fdopen", full_disk)
+    with pytest.raises(slide_assets.AssetError) as err:
+        slide_assets.fetch(package, tmp_path / "cache")
+    assert "Cannot write the download cache" in str(err.value)
+    assert "connect to the network" not in str(err.value)
+    assert list((tmp_path / "cache").iterdir()) == []

@@ -33,7 +33,14 @@ from mxnet import autograd, np, npx
 from . import divergence
 from .mlp import HIDDEN, layer_position, mlp, sigmoid_input, sigmoid_positions
 from .models import batchnorm_layers
-from .recording import DRIFT_PARTS, PERCENTILES, Recording, drift, steps_to_reach
+from .recording import (
+    DRIFT_PARTS,
+    PERCENTILES,
+    Recording,
+    column_percentiles,
+    drift,
+    steps_to_reach,
+)
 from .sgd import require_np, sgd_setup
 from .train import evaluate_accuracy
 
@@ -170,7 +177,7 @@ class _Recorder:
         mean_loss = self.finite_loss(loss_sum, examples, step)
         acc = evaluate_accuracy(self.net, self.test, self.probe.ctx)
         values = sigmoid_input(self.net, self.probe, self.layer)[:, self.unit_index]
-        self.rows.append((step, acc, mean_loss, _percentiles(values.asnumpy())))
+        self.rows.append((step, acc, mean_loss, column_percentiles(values.asnumpy())))
         self.record_seconds += time.perf_counter() - tic
 
     def finite_loss(self, loss_sum, examples: int, step: int) -> float:
@@ -221,8 +228,3 @@ def _train(net, batches, trainer, loss, schedule: list, recorder: _Recorder) -> 
     npx.waitall()
     if not recorder.rows:
         recorder.finite_loss(loss_sum, examples, recorder.num_steps)
-
-
-def _percentiles(values: onp.ndarray) -> onp.ndarray:
-    """Return the :data:`PERCENTILES` of each column of `values`, shape ``(U, 3)``."""
-    return onp.percentile(values, PERCENTILES, axis=0).T

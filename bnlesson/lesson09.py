@@ -1,9 +1,9 @@
 r"""Lesson 09: why does batch norm help? The instruments of its experiments.
 
 The experiments of Santurkar et al. (NeurIPS 2018) on lesson 06's network:
-noisy batch norm (:class:`NoiseLayer`, :func:`noisy_mlp`, read through
-:func:`layer_input`), the loss landscape along the gradient
-(:func:`probe_landscape`, :func:`landscape_summary`), and the per-layer
+noisy batch norm (:class:`NoiseLayer`, :func:`noisy_mlp`, read in training
+mode by :func:`bnlesson.mlp.sigmoid_input`), the loss landscape along the
+gradient (:func:`probe_landscape`, :func:`landscape_summary`), and the per-layer
 statistics of "inside the network" (:func:`layer_stats`,
 :func:`saturated_fraction`, :func:`update_ratio`).
 """
@@ -19,10 +19,10 @@ import pandas as pd
 from mxnet import autograd, gluon, np
 from mxnet.gluon import nn
 
-from .mlp import HIDDEN, layer_position, mlp, sigmoid_positions
+from .mlp import HIDDEN, mlp, sigmoid_positions
 
 __all__ = [
-    "NoiseLayer", "landscape_summary", "layer_input", "layer_stats", "loss_and_grad",
+    "NoiseLayer", "landscape_summary", "layer_stats", "loss_and_grad",
     "noisy_mlp", "norm", "preserved", "probe_landscape", "saturated_fraction",
     "trainable", "update_ratio",
 ]  # fmt: skip
@@ -92,20 +92,6 @@ def noisy_mlp(
         if isinstance(block, nn.BatchNorm):
             net.add(NoiseLayer(max_shift, max_scale))
     return net
-
-
-def layer_input(net, X, layer: int = -1):
-    """Return what the sigmoids of hidden layer `layer` receive, as in training.
-
-    Training mode (batch norm normalizes with the statistics of `X`, noise
-    layers draw new noise), without recording: nothing is learned and
-    batch norm's moving statistics do not change. Shape ``(N, units)``.
-    """
-    stop = layer_position(net, layer)
-    with autograd.train_mode():
-        for block in list(net)[:stop]:
-            X = block(X)
-    return X
 
 
 def trainable(net) -> list:

@@ -25,15 +25,16 @@ from mxnet import autograd, np
 from mxnet.gluon import nn
 
 from .divergence import diverged
-from .figure1 import PERCENTILES, drift, record_steps
+from .figure1 import drift, record_steps
 from .lesson09 import (
-    layer_input,
     layer_stats,
     probe_landscape,
     saturated_fraction,
     update_ratio,
 )  # fmt: skip
+from .mlp import sigmoid_input
 from .models import batchnorm_layers
+from .recording import column_percentiles
 from .sgd import require_np, sgd_setup
 from .train import evaluate_accuracy
 
@@ -54,7 +55,7 @@ class Watch:
         Test accuracy (prediction mode) at each recording.
     percentiles : numpy.ndarray, shape (R, U, 3)
         15th, 50th and 85th percentiles of each unit's sigmoid input
-        (:func:`bnlesson.lesson09.layer_input`) over the probe batch.
+        (:func:`bnlesson.mlp.sigmoid_input`, in training mode) over the probe batch.
     before : numpy.ndarray, shape (R, U, 3)
         The same, one training step before each recording.
     landscape : pandas.DataFrame
@@ -84,8 +85,9 @@ def _start(net, probe, lr: float, device):
 
 
 def _percentiles(net, probe, layer: int) -> onp.ndarray:
-    values = layer_input(net, probe, layer).asnumpy()
-    return onp.percentile(values, PERCENTILES, axis=0).T
+    # in training mode: prediction mode would hide the noise layers' noise
+    values = sigmoid_input(net, probe, layer, training=True).asnumpy()
+    return column_percentiles(values)
 
 
 def train_watching(

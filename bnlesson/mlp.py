@@ -98,13 +98,15 @@ def layer_position(net, layer: int) -> int:
     return positions[layer]
 
 
-def sigmoid_input(net, X, layer: int = -1):
+def sigmoid_input(net, X, layer: int = -1, *, training: bool = False):
     r"""Return what the sigmoids of hidden layer `layer` receive for inputs `X`.
 
     That is the pre-activation :math:`Wx + b`, or :math:`\mathrm{BN}(Wx)`
-    when the network has batch norm, computed in prediction mode (BN uses
-    its moving statistics) without recording, even inside
-    ``autograd.record()``.
+    when the network has batch norm, computed without recording, even inside
+    ``autograd.record()``: nothing is learned and batch norm's moving
+    statistics do not change. In prediction mode (the default) batch norm
+    uses its moving statistics; with `training`, those of `X`, as in a
+    training step (noise layers then draw new noise too).
 
     Parameters
     ----------
@@ -115,6 +117,8 @@ def sigmoid_input(net, X, layer: int = -1):
     layer : int
         Which hidden layer, from 0; -1 (the default) is the last one, the
         layer of the paper's figure.
+    training : bool
+        Normalize with the batch's statistics instead of the moving ones.
 
     Returns
     -------
@@ -122,7 +126,7 @@ def sigmoid_input(net, X, layer: int = -1):
         Shape ``(N, units)``, one column per sigmoid unit.
     """
     stop = layer_position(net, layer)
-    with autograd.pause(train_mode=False):
+    with autograd.pause(train_mode=training):
         for block in list(net)[:stop]:
             X = block(X)
     return X

@@ -97,6 +97,11 @@ class Recording:
 DRIFT_PARTS = ("median", "width", "total")
 
 
+def column_percentiles(values: onp.ndarray) -> onp.ndarray:
+    """Return the :data:`PERCENTILES` of each column (unit) of `values`: ``(U, 3)``."""
+    return onp.percentile(values, PERCENTILES, axis=0).T
+
+
 def drift(percentiles, part: str = "total") -> float | onp.ndarray:
     r"""How far a unit's input distribution moved from the first to the last recording.
 

@@ -16,11 +16,10 @@ from numpy.testing import assert_allclose
 
 from bnlesson import data, set_seed
 from bnlesson.divergence import TrainingDiverged
-from bnlesson.figure1 import mlp
+from bnlesson.figure1 import mlp, sigmoid_input
 from bnlesson.lesson09 import (
     NoiseLayer,
     landscape_summary,
-    layer_input,
     layer_stats,
     loss_and_grad,
     noisy_mlp,
@@ -250,10 +249,10 @@ def test_layer_stats_match_backpropagation_by_hand(tiny):
         assert_allclose(grads[i], expected[i], rtol=1e-4, atol=1e-7)
 
 
-def test_layer_input_in_training_mode_is_standardized_by_batch_norm(tiny):
+def test_sigmoid_input_in_training_mode_is_standardized_by_batch_norm(tiny):
     net = tiny_net("gluon")
     before = values(net)
-    h = layer_input(net, np.array(tiny[0]), layer=0).asnumpy()
+    h = sigmoid_input(net, np.array(tiny[0]), layer=0, training=True).asnumpy()
     # fresh BN: gamma 1, beta 0, batch statistics (biased variance, eps 1e-5)
     assert_allclose(h.mean(axis=0), 0, atol=1e-5)
     assert_allclose(h.std(axis=0), 1, atol=1e-3)

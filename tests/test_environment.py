@@ -91,6 +91,25 @@ def test_checker_agrees_with_requires_python():
     assert spec == f">={low[0]}.{low[1]}"
 
 
+def test_the_python_ranges_agree():
+    # tools/check_python.py runs before bnlesson is installed, so it cannot
+    # import the doctor's range: this keeps the two copies equal, and the
+    # last pinned Python equal to the markers of pyproject.toml.
+    from bnlesson import checks, install
+
+    assert checks.TESTED == load_checker().SUPPORTED
+    markers = {
+        str(Requirement(line).marker)
+        for line in pyproject()["project"]["dependencies"]
+        if Requirement(line).marker is not None
+    }
+    newer = install.LAST_PINNED[0], install.LAST_PINNED[1] + 1
+    assert markers == {
+        f'python_version < "{newer[0]}.{newer[1]}"',
+        f'python_version >= "{newer[0]}.{newer[1]}"',
+    }
+
+
 def test_checker_script_exit_codes():
     ok = subprocess.run([sys.executable, str(ROOT / "tools/check_python.py")])
     assert ok.returncode == 0  # the test suite itself runs on a supported Python

@@ -26,13 +26,13 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from . import config, data, models
+from . import config, data, lesson03
 from .sgd import sgd_setup
 from .train import train_epoch
 
 BATCH_SIZE = 256
 TRAIN_EXAMPLES = 60_000
-#: label -> (norm passed to models.lenet, hybridize?)
+#: label -> (norm passed to lesson03.lenet, hybridize?)
 VARIANTS = {
     "plain": ("none", False),
     "plain, hybridized": ("none", True),
@@ -119,7 +119,7 @@ def _pipeline_pass(batches: data.Batches, device):
 def _training_pass(norm: str, hybridize: bool, batches, device):
     """A callable that trains a fresh LeNet for one pass over `batches`."""
     config.set_seed(0)
-    net = models.lenet(norm)
+    net = lesson03.lenet(norm)
     trainer, loss = sgd_setup(net, 0.9, device, hybridize=hybridize)
     return lambda: train_epoch(net, batches, loss, trainer, device)[3]
 

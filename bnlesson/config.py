@@ -1,8 +1,9 @@
-"""Run-time settings shared by the lessons: fast mode, seeds and versions.
+"""Run-time settings shared by the lessons: the run mode, seeds and versions.
 
-Fast mode (``BNLESSON_FAST=1``, set by ``make test``) shrinks the data and the
-number of epochs so that CI can execute every notebook in minutes, while the
-notebooks' code stays the same in both modes.
+Three modes run the same notebook code at three sizes (``BNLESSON_MODE``):
+full gives the committed outputs; live fits each lesson in about a minute
+on a 2-core CPU, for a lecture; fast (also ``BNLESSON_FAST=1``, set by
+``make test``) is the smallest run that executes every cell, for CI.
 """
 
 from __future__ import annotations
@@ -14,23 +15,74 @@ import random
 import numpy as onp
 
 FAST_ENV = "BNLESSON_FAST"
+MODE_ENV = "BNLESSON_MODE"
+#: full: the committed outputs (all data, every epoch); live: about a minute
+#: per lesson on a 2-core CPU, for a lecture; fast: the smallest run that
+#: executes every cell, for CI.
+MODES = ("full", "live", "fast")
 FAST_MAX_EPOCHS = 1
+_DESCRIPTIONS = {
+    "full": "all data and every epoch, as committed",
+    "live": "a lecture's minute per lesson: data subsets, fewer epochs",
+    "fast": "small data, at most 1 epoch, for CI",
+}
+
+
+def _flag(value: str) -> bool:
+    return value.strip().lower() not in ("", "0", "false", "no", "off")
+
+
+def mode() -> str:
+    """Return the run mode: ``"full"``, ``"live"`` or ``"fast"``.
+
+    ``$BNLESSON_MODE`` names it; without it ``BNLESSON_FAST=1`` still means
+    fast, and anything else full. An unknown name, or ``BNLESSON_FAST=1``
+    beside another mode, is refused rather than guessed.
+    """
+    name = os.environ.get(MODE_ENV, "").strip().lower()
+    fast = _flag(os.environ.get(FAST_ENV, ""))
+    if not name:
+        return "fast" if fast else "full"
+    if name not in MODES:
+        raise ValueError(
+            f"{MODE_ENV}={name!r} is not a run mode: set it to one of "
+            f"{', '.join(MODES)}, or unset it for full"
+        )
+    if fast and name != "fast":
+        raise ValueError(
+            f"{MODE_ENV}={name} and {FAST_ENV}=1 ask for two run modes: unset "
+            f"{FAST_ENV} (or set {MODE_ENV}=fast)"
+        )
+    return name
 
 
 def fast_mode() -> bool:
-    """Return True when ``$BNLESSON_FAST`` asks for the small CI configuration."""
-    value = os.environ.get(FAST_ENV, "").strip().lower()
-    return value not in ("", "0", "false", "no", "off")
+    """Return True in fast mode (``BNLESSON_MODE=fast`` or ``BNLESSON_FAST=1``)."""
+    return mode() == "fast"
 
 
-def epochs(num_epochs: int) -> int:
-    """Return `num_epochs`, or at most ``FAST_MAX_EPOCHS`` in fast mode."""
-    return min(num_epochs, FAST_MAX_EPOCHS) if fast_mode() else num_epochs
+def live_mode() -> bool:
+    """Return True in live mode (``BNLESSON_MODE=live``)."""
+    return mode() == "live"
 
 
-def pick(full, fast):
-    """Return `fast` in fast mode and `full` otherwise (for sizes and step counts)."""
-    return fast if fast_mode() else full
+def pick(full, fast, live=None):
+    """Return the value for the current mode: `full`, `fast`, or `live`.
+
+    A lesson writes its sizes and step counts once, e.g.
+    ``pick(10_000, 200, live=2_000)``; without `live`, live mode uses `full`.
+    """
+    current = mode()
+    if current == "fast":
+        return fast
+    if current == "live" and live is not None:
+        return live
+    return full
+
+
+def epochs(num_epochs: int, live: int | None = None) -> int:
+    """Return `num_epochs`; `live` in live mode; at most ``FAST_MAX_EPOCHS`` in fast."""
+    return pick(num_epochs, min(num_epochs, FAST_MAX_EPOCHS), live=live)
 
 
 def set_seed(seed: int = 0) -> None:
@@ -43,7 +95,7 @@ def set_seed(seed: int = 0) -> None:
 
 
 def versions() -> dict:
-    """Return the versions of the stack in use and whether fast mode is on."""
+    """Return the versions of the stack in use and the run mode."""
     import d2l
     import mxnet as mx
 
@@ -52,17 +104,14 @@ def versions() -> dict:
         "mxnet": mx.__version__,
         "d2l": d2l.__version__,
         "numpy": onp.__version__,
-        "fast_mode": fast_mode(),
+        "mode": mode(),
     }
 
 
 def print_versions() -> None:
-    """Print one line with the versions in use and the fast-mode switch."""
+    """Print one line with the versions in use and the run mode."""
     v = versions()
-    mode = (
-        "on (BNLESSON_FAST=1: small data, at most 1 epoch)" if v["fast_mode"] else "off"
-    )
     print(
         f"Python {v['python']}, MXNet {v['mxnet']}, d2l {v['d2l']}, "
-        f"numpy {v['numpy']}; fast mode {mode}"
+        f"numpy {v['numpy']}; {v['mode']} mode ({_DESCRIPTIONS[v['mode']]})"
     )

@@ -152,20 +152,25 @@ def load_data_fashion_mnist(
     fast: bool | None = None,
     seed: int | None = None,
     verbose: bool = True,
+    live_per_class: tuple[int, int] = (1000, 300),
 ) -> tuple[Batches, Batches]:
     """Return ``(train_iter, test_iter)`` over Fashion-MNIST, like d2l's loader.
 
     The training batches are reshuffled every epoch (from NumPy's global
     generator unless `seed` is given, see :class:`Batches`); the test batches
-    are in file order. In fast mode (``BNLESSON_FAST=1``, or ``fast=True``) both are
-    a fixed, class-balanced subset. One printed line says which data is used.
+    are in file order. In fast mode (``BNLESSON_FAST=1``, or ``fast=True``) and
+    in live mode (``BNLESSON_MODE=live``) both are a fixed, class-balanced
+    subset: `live_per_class` gives live mode's (training, test) images per
+    class. One printed line says which data is used.
     """
-    fast = config.fast_mode() if fast is None else fast
+    mode = ("fast" if fast else "full") if fast is not None else config.mode()
+    per_class = {"fast": (FAST_TRAIN_PER_CLASS, FAST_TEST_PER_CLASS),
+                 "live": tuple(live_per_class)}.get(mode)  # fmt: skip
     X_train, y_train = load_arrays("train", root)
     X_test, y_test = load_arrays("test", root)
-    if fast:
-        tr = balanced_subset(y_train, FAST_TRAIN_PER_CLASS)
-        te = balanced_subset(y_test, FAST_TEST_PER_CLASS)
+    if per_class is not None:
+        tr = balanced_subset(y_train, per_class[0])
+        te = balanced_subset(y_test, per_class[1])
         X_train, y_train, X_test, y_test = (
             X_train[tr],
             y_train[tr],
@@ -173,12 +178,11 @@ def load_data_fashion_mnist(
             y_test[te],
         )
     if verbose:
-        mode = (
-            f"fast mode: a class-balanced subset, at most "
-            f"{config.FAST_MAX_EPOCHS} epoch"
-            if fast
-            else "full data"
-        )
+        mode = {
+            "fast": f"fast mode: a class-balanced subset, at most "
+            f"{config.FAST_MAX_EPOCHS} epoch",
+            "live": "live mode: a class-balanced subset",
+        }.get(mode, "full data")
         print(
             f"Fashion-MNIST: {len(X_train)} training and {len(X_test)} test "
             f"images ({mode})"

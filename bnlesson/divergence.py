@@ -47,7 +47,7 @@ class TrainingDiverged(FloatingPointError):
         The learning rate of the run.
     history : object or None
         What the run recorded before it (a :class:`bnlesson.history.History`,
-        a :class:`bnlesson.figure1.Recording`, ...), for plotting; None
+        a :class:`bnlesson.lesson07.Recording`, ...), for plotting; None
         when nothing was recorded yet.
     cause : {"inputs", "loss", "parameters"} or None
         What went non-finite first (None when unknown).

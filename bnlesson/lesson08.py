@@ -32,16 +32,8 @@ from typing import Callable
 import numpy as onp
 from mxnet import autograd, np, npx, profiler
 
-from .layers import (
-    EPS,
-    MOMENTUM,
-    BatchNorm,
-    batch_norm,
-    check_batch,
-    check_input,
-    check_stats,
-    stat_shape,
-)
+from .lesson01 import EPS, MOMENTUM, batch_norm, check_batch, check_stats, stat_shape
+from .lesson02 import BatchNorm, check_input
 
 
 # 08_batch_norm_backward.ipynb, In [2]
@@ -212,7 +204,7 @@ class BatchNormTraining(autograd.Function):
 
 # 08_batch_norm_backward.ipynb, In [28]
 def batch_norm_fast(X, gamma, beta, moving_mean, moving_var, eps, momentum):
-    r""":func:`bnlesson.layers.batch_norm` with the hand-written gradient.
+    r""":func:`bnlesson.lesson01.batch_norm` with the hand-written gradient.
 
     Same arguments, results and errors. In training mode
     :math:`y = \gamma (x - \mu_B)/\sqrt{\sigma_B^2 + \epsilon} + \beta` comes
@@ -220,7 +212,7 @@ def batch_norm_fast(X, gamma, beta, moving_mean, moving_var, eps, momentum):
     moving statistics become :math:`\lambda \hat\mu + (1 - \lambda)\mu_B`,
     :math:`\lambda \hat\sigma^2 + (1 - \lambda)\sigma_B^2`. Recording with
     ``gamma`` or ``beta`` lacking a gradient buffer falls back to
-    :func:`~bnlesson.layers.batch_norm`: the Function would not write theirs.
+    :func:`~bnlesson.lesson01.batch_norm`: the Function would not write theirs.
     """
     check_stats(
         X, gamma=gamma, beta=beta, moving_mean=moving_mean, moving_var=moving_var
@@ -242,11 +234,11 @@ def batch_norm_fast(X, gamma, beta, moving_mean, moving_var, eps, momentum):
 
 # 08_batch_norm_backward.ipynb, In [29]
 class FastBatchNorm(BatchNorm):
-    """:class:`bnlesson.layers.BatchNorm` computed by :func:`batch_norm_fast`.
+    """:class:`bnlesson.lesson02.BatchNorm` computed by :func:`batch_norm_fast`.
 
     Same Parameters, moving statistics and defaults. Parameters whose
     ``grad_req`` is not ``'write'`` (frozen, or ``'add'``) use the lecture's
-    :func:`~bnlesson.layers.batch_norm`, right in every case.
+    :func:`~bnlesson.lesson01.batch_norm`, right in every case.
     """
 
     def forward(self, X):

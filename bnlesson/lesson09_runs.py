@@ -25,7 +25,8 @@ from mxnet import autograd, np
 from mxnet.gluon import nn
 
 from .divergence import diverged
-from .figure1 import drift, record_steps
+from .lesson03 import batchnorm_layers
+from .lesson07 import drift, record_steps
 from .lesson09 import (
     layer_stats,
     probe_landscape,
@@ -33,7 +34,6 @@ from .lesson09 import (
     update_ratio,
 )  # fmt: skip
 from .mlp import sigmoid_input
-from .models import batchnorm_layers
 from .recording import column_percentiles
 from .sgd import require_np, sgd_setup
 from .train import evaluate_accuracy
@@ -99,7 +99,7 @@ def train_watching(
 
     Each step updates :math:`w \leftarrow w - \eta\,\nabla\ell_B(w)` on the
     next mini-batch :math:`B` of `train_iter` (softmax cross-entropy, Xavier
-    initialization). At every recording (:func:`bnlesson.figure1.record_steps`)
+    initialization). At every recording (:func:`bnlesson.lesson07.record_steps`)
     it stores the test accuracy on `test_iter`, the percentiles of hidden
     layer `layer`'s sigmoid inputs over the `probe` images (also one step
     earlier), and, when `landscape` is an ``(X, y)`` batch, the probe
@@ -156,7 +156,7 @@ def _watch(name: str, rows: list, probes: list, seconds: float) -> Watch:
 def instability(watch: Watch) -> pd.DataFrame:
     r"""Lesson 06's drift :math:`D` of every unit, over three spans of time.
 
-    :func:`bnlesson.figure1.drift` compares two recordings of a unit's
+    :func:`bnlesson.lesson07.drift` compares two recordings of a unit's
     percentiles. Here it is taken between
 
     * ``one step``: each recording and the step before it, averaged over

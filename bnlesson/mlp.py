@@ -3,7 +3,7 @@ r"""The paper's fully connected sigmoid network, and the inputs of its sigmoids.
 Ioffe and Szegedy (2015, section 4.1) train three hidden layers of 100
 sigmoid units on MNIST; :func:`mlp` builds that network with or without
 batch norm, and :func:`sigmoid_input` reads what a hidden layer's sigmoids
-receive. Lesson 06 (:mod:`bnlesson.figure1`) and lesson 09 use them.
+receive. Lesson 06 (:mod:`bnlesson.lesson07`) and lesson 09 use them.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Sequence
 from mxnet import autograd
 from mxnet.gluon import nn
 
-from .models import norm_maker, sequential
+from .lesson03 import norm_maker, sequential
 
 #: The paper's hidden layers: three of 100 sigmoid units.
 HIDDEN = (100, 100, 100)
@@ -40,9 +40,9 @@ def mlp(
     ----------
     norm : {"none", "gluon", "scratch"}
         Which normalization goes before each sigmoid, as in
-        :data:`bnlesson.models.NORM_LAYERS`: none, Gluon's compiled
+        :data:`bnlesson.lesson03.NORM_LAYERS`: none, Gluon's compiled
         ``nn.BatchNorm`` (fast), or the lesson's
-        :class:`bnlesson.layers.BatchNorm` (readable, slow).
+        :class:`bnlesson.lesson02.BatchNorm` (readable, slow).
     hidden : sequence of int
         Units of each hidden layer, at least one layer.
     num_outputs : int

@@ -1,6 +1,6 @@
 r"""What the Figure 1 recording saw, and how far a unit's input distribution drifted.
 
-:func:`bnlesson.figure1.train_recording` returns a :class:`Recording`: the
+:func:`bnlesson.lesson07.train_recording` returns a :class:`Recording`: the
 test accuracy, the training loss and the 15th, 50th and 85th percentiles of
 some sigmoid inputs, at recorded steps. :func:`drift` measures how far those
 percentiles moved between the first and the last recording (lesson 06).

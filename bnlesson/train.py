@@ -15,7 +15,7 @@ from typing import Iterable, NamedTuple
 from d2l import mxnet as d2l
 from mxnet import autograd, np, npx
 
-from . import divergence, live, models
+from . import divergence, lesson03, live
 from .divergence import TrainingDiverged
 from .history import History
 from .sgd import check_batches, check_num_epochs, require_np, sgd_setup
@@ -131,7 +131,7 @@ def train(
     Parameters
     ----------
     net : mxnet.gluon.Block
-        The network, e.g. :func:`bnlesson.models.lenet`; re-initialized.
+        The network, e.g. :func:`bnlesson.lesson03.lenet`; re-initialized.
     train_iter, test_iter : iterable of (X, y)
         Batches iterated once per epoch: a list, a ``DataLoader``, a
         :class:`bnlesson.data.Batches`. `num_epochs` is at least 1.
@@ -183,7 +183,7 @@ def _check_epoch(result: Epoch, net, epoch: int, lr: float, history: History):
         cause, batch = result.trace.first_non_finite()
         raise divergence.diverged(
             result.loss_sum, lr, epoch=epoch, history=history, cause=cause,
-            batch=batch, has_batch_norm=bool(models.batchnorm_layers(net)),
+            batch=batch, has_batch_norm=bool(lesson03.batchnorm_layers(net)),
         )  # fmt: skip
 
 

@@ -4,7 +4,7 @@ import numpy as onp
 from mxnet import np
 from mxnet.gluon import nn
 
-from bnlesson.layers import stat_shape
+from bnlesson.lesson01 import stat_shape
 
 SHAPES = [(16, 5), (8, 3, 6, 6)]  # a Dense output and a Conv2D output
 

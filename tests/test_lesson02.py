@@ -13,7 +13,7 @@ PREAMBLE = (
     "from mxnet import autograd, init, np, npx\n"
     "from mxnet.gluon import nn\n"
     "from bnlesson import batch_norm\n"
-    "from bnlesson.layers import check_input\n"
+    "from bnlesson.lesson02 import check_input\n"
 )
 
 

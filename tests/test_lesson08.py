@@ -8,7 +8,7 @@ import pytest
 from mxnet import autograd, np
 from mxnet.gluon import nn
 
-from bnlesson import layers, lesson08
+from bnlesson import lesson01, lesson08
 from bnlesson.lesson08 import (
     BatchNormTraining,
     bn_backward,
@@ -24,9 +24,10 @@ PREAMBLE = (
     "import numpy as onp\n"
     "from mxnet import autograd, np, npx\n"
     "from mxnet.gluon import nn\n"
-    "from bnlesson import BatchNorm, batch_norm\n"
-    "from bnlesson.layers import (EPS, MOMENTUM, check_batch, check_input,\n"
-    "                             check_stats, stat_shape)\n"
+    "from bnlesson.config import fast_mode, pick\n"
+    "from bnlesson.lesson01 import (EPS, MOMENTUM, batch_norm, check_batch,\n"
+    "                               check_stats, stat_shape)\n"
+    "from bnlesson.lesson02 import BatchNorm, check_input\n"
 )
 #: Every definition the notebook shows; each has a twin in bnlesson.lesson08.
 TWINS = {
@@ -41,7 +42,7 @@ SHAPES = [(6, 4), (3, 4, 2, 3)]
 def case(shape, seed=0, constant_channel=None, dtype="float64"):
     """X, gamma, beta, dY; one channel of X constant (zero variance) if asked."""
     rng = onp.random.default_rng(seed)
-    stat = layers.stat_shape(onp.zeros(shape))
+    stat = lesson01.stat_shape(onp.zeros(shape))
     X = rng.normal(3, 2, shape)
     if constant_channel is not None:
         X[:, constant_channel] = 1.7
@@ -56,7 +57,7 @@ def autograd_gradients(X, gamma, beta, dY, eps=1e-5):
     for a in (X, gamma, beta):
         a.attach_grad()
     with autograd.record():
-        Y, _, _ = layers.batch_norm(X, gamma, beta, np.zeros_like(gamma),
+        Y, _, _ = lesson01.batch_norm(X, gamma, beta, np.zeros_like(gamma),
                                     np.ones_like(gamma), eps, 0.9)  # fmt: skip
     Y.backward(dY)
     return [a.grad for a in (X, gamma, beta)]
@@ -223,7 +224,7 @@ def test_same_gradient_functions(lesson, shape):
 @pytest.mark.parametrize("shape", SHAPES)
 def test_same_helpers(lesson, shape):
     X = case(shape, dtype="float32")[0]
-    v = np.ones(layers.stat_shape(X)) * 2
+    v = np.ones(lesson01.stat_shape(X)) * 2
     for name in ("mean_over_axes", "channel_mean"):
         assert same(getattr(lesson08, name)(X), lesson[name](X))
     for name in ("as_is", "per_example"):

@@ -1,4 +1,4 @@
-"""Lesson 08's fast layer: batch_norm_fast and FastBatchNorm vs layers.batch_norm."""
+"""Lesson 08's fast layer: batch_norm_fast and FastBatchNorm vs lesson01.batch_norm."""
 
 import subprocess
 import sys
@@ -12,8 +12,9 @@ from mxnet import autograd, gluon, np
 from mxnet.gluon import nn
 from numpy.testing import assert_allclose
 
-from bnlesson import lesson08, models
-from bnlesson.layers import BatchNorm, batch_norm, stat_shape
+from bnlesson import lesson03, lesson08
+from bnlesson.lesson01 import batch_norm, stat_shape
+from bnlesson.lesson02 import BatchNorm
 from bnlesson.lesson08 import FastBatchNorm, batch_norm_fast, channel_mean, per_example
 
 from bnref import SHAPES, inputs, stats
@@ -202,7 +203,7 @@ def test_block_trains_with_a_trainer_without_deadlock():
 
 def test_lenet_trains_exactly_as_with_the_lecture_block():
     """Drop-in: same losses, parameters and moving statistics after 3 SGD steps."""
-    nets = [models.lenet("fast"), models.lenet("scratch")]
+    nets = [lesson03.lenet("fast"), lesson03.lenet("scratch")]
     nets[0].initialize(mx.init.Xavier())
     nets[1].initialize()
     X = np.random.uniform(size=(32, 1, 28, 28))

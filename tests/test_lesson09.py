@@ -16,7 +16,7 @@ from numpy.testing import assert_allclose
 
 from bnlesson import data, set_seed
 from bnlesson.divergence import TrainingDiverged
-from bnlesson.figure1 import mlp, sigmoid_input
+from bnlesson.lesson07 import mlp, sigmoid_input
 from bnlesson.lesson09 import (
     NoiseLayer,
     landscape_summary,

@@ -221,7 +221,7 @@ def test_bars_group_by_x_one_container_per_hue():
 
 
 def figure1_runs():
-    from bnlesson.figure1 import Recording
+    from bnlesson.lesson07 import Recording
 
     def rec(acc, spread, name=None):
         steps = onp.array([100, 200, 300])

@@ -11,7 +11,7 @@ from mxnet import autograd, npx
 from mxnet.gluon import nn
 
 from bnlesson import data, live, set_seed
-from bnlesson.models import batchnorm_layers, lenet
+from bnlesson.lesson03 import batchnorm_layers, lenet
 from bnlesson.train import History, TrainingDiverged, evaluate_accuracy, train
 
 N_TRAIN, N_TEST, BATCH = 512, 256, 128

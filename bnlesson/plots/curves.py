@@ -94,8 +94,8 @@ def plot_gamma_beta(layer, ax=None, title: str | None = None):
 
     Parameters
     ----------
-    layer : bnlesson.layers.BatchNorm or mxnet.gluon.nn.BatchNorm
-        An initialized layer (see :func:`bnlesson.models.batchnorm_layers`).
+    layer : bnlesson.lesson02.BatchNorm or mxnet.gluon.nn.BatchNorm
+        An initialized layer (see :func:`bnlesson.lesson03.batchnorm_layers`).
         The scratch layer stores shape ``(1, C)`` or ``(1, C, 1, 1)``, Gluon's
         ``(C,)``; both are flattened.
     ax : matplotlib.axes.Axes, optional

@@ -16,8 +16,8 @@ def plot_paper_figure1(without_bn, with_bn, unit: int = 0, axes=None):
 
     Parameters
     ----------
-    without_bn, with_bn : bnlesson.figure1.Recording
-        The runs of :func:`bnlesson.figure1.train_recording`; their ``name``
+    without_bn, with_bn : bnlesson.lesson07.Recording
+        The runs of :func:`bnlesson.lesson07.train_recording`; their ``name``
         (if any) labels panel (a).
     unit : int
         The unit number (of the recorded layer) whose percentiles are drawn,

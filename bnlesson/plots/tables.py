@@ -1,7 +1,7 @@
 """Tables of runs as figures: a sweep's curves and grouped bars (lesson 05).
 
 Both take a DataFrame with one row per run, such as
-:func:`bnlesson.experiments.run_grid` returns.
+:func:`bnlesson.lesson05.run_grid` returns.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def plot_sweep(
     Parameters
     ----------
     table : pandas.DataFrame
-        E.g. the result of :func:`bnlesson.experiments.run_grid`: one row
+        E.g. the result of :func:`bnlesson.lesson05.run_grid`: one row
         per run, with columns `x`, `y` and (optionally) `hue`, ``diverged``.
     x, y : str
         Column names for the axes.

@@ -1,4 +1,4 @@
-"""bnlesson.figure1: the paper's sigmoid MLP, the recording loop and the drift measure.
+"""bnlesson.lesson07: the paper's sigmoid MLP, the recording loop and the drift measure.
 
 Everything runs on a tiny network (hidden layers of 6, 5 and 4 units, 3
 classes) and tiny generated data, so the whole module takes seconds.
@@ -13,9 +13,9 @@ from mxnet import autograd, np
 from mxnet.gluon import nn
 from numpy.testing import assert_allclose
 
-from bnlesson import data, layers, set_seed
+from bnlesson import data, lesson02, set_seed
 from bnlesson.divergence import TrainingDiverged
-from bnlesson.figure1 import (
+from bnlesson.lesson07 import (
     PERCENTILES,
     Recording,
     drift,
@@ -80,7 +80,7 @@ def test_bn_mlp_drops_the_bias_before_each_batch_norm():
 def test_scratch_bn_mlp_uses_the_lesson_layer():
     net = mlp("scratch", hidden=(5, 4), num_outputs=3)
     assert isinstance(net, nn.Sequential) and not isinstance(net, nn.HybridSequential)
-    assert [type(b) for b in net][1] is layers.BatchNorm
+    assert [type(b) for b in net][1] is lesson02.BatchNorm
     net.initialize()
     assert net(np.zeros((2, 7))).shape == (2, 3)
 

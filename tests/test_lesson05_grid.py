@@ -9,7 +9,7 @@ from mxnet.gluon import nn
 from numpy.testing import assert_allclose
 
 from bnlesson import data
-from bnlesson.experiments import RESULT_COLUMNS, batch_statistics, label, run_grid, runs
+from bnlesson.lesson05 import RESULT_COLUMNS, batch_statistics, label, run_grid, runs
 from bnlesson.train import History
 
 N_TRAIN, N_TEST = 256, 128
@@ -228,7 +228,7 @@ def test_measure_adds_columns_and_can_sort(iters):
 def test_refresh_recomputes_the_moving_statistics_weights_fixed():
     from mxnet import autograd, np
 
-    from bnlesson.experiments import refresh_running_stats
+    from bnlesson.lesson05 import refresh_running_stats
 
     rng = onp.random.default_rng(3)
     batches = [rng.normal(2.0, 3.0, (16, 5)).astype(onp.float32) for _ in range(4)]
@@ -341,7 +341,7 @@ class FailsInTraining(nn.Block):
 
 
 def test_finished_rows_survive_a_run_that_fails(iters, capsys):
-    from bnlesson.experiments import RunFailed
+    from bnlesson.lesson05 import RunFailed
 
     def build(run):
         return FailsInTraining() if run.fail else dense_net(run)
@@ -364,7 +364,7 @@ def test_finished_rows_survive_a_run_that_fails(iters, capsys):
 
 
 def test_measure_columns_may_not_overwrite_the_table(iters):
-    from bnlesson.experiments import RunFailed
+    from bnlesson.lesson05 import RunFailed
 
     with pytest.raises(RunFailed) as err:
         run_grid(dense_net, {"lr": [0.1]}, iters, 1,

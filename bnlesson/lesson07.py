@@ -31,8 +31,8 @@ from d2l import mxnet as d2l
 from mxnet import autograd, np, npx
 
 from . import divergence
+from .lesson03 import batchnorm_layers
 from .mlp import HIDDEN, layer_position, mlp, sigmoid_input, sigmoid_positions
-from .models import batchnorm_layers
 from .recording import (
     DRIFT_PARTS,
     PERCENTILES,

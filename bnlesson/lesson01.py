@@ -1,25 +1,20 @@
-"""Batch normalization from scratch: the function (lesson 01) and the Block (02).
+"""Lesson 01: batch normalization from scratch, the function.
 
-Both follow the 2019 MXNet lecture, written for the ``mxnet.np`` interface:
-the readable formula, with the lecture's conventions (``momentum=0.9``
-weights the *old* moving value, as Gluon's ``nn.BatchNorm`` does; biased
-batch variance; the moving variance starts at one).
+The readable formula of the 2019 MXNet lecture, written for the ``mxnet.np``
+interface, with the lecture's conventions: ``momentum=0.9`` weights the *old*
+moving value, as Gluon's ``nn.BatchNorm`` does; the batch variance is biased;
+the moving variance starts at one.
 
-They are the code of the lessons: :func:`stat_shape`, :func:`check_stats`,
-:func:`check_batch` and :func:`batch_norm` are cells of
-``notebooks/01_batch_norm_function.ipynb``, :class:`BatchNorm` (with
-:func:`check_input`, which the lesson imports from here) is the Block of
-``notebooks/02_batchnorm_block.ipynb``; ``tests/test_lesson01.py`` and
-``tests/test_lesson02.py`` check that the two copies agree. Both refuse what
+:func:`stat_shape`, :func:`check_stats`, :func:`check_batch` and
+:func:`batch_norm` are cells of ``notebooks/01_batch_norm_function.ipynb``;
+``tests/test_lesson01.py`` checks that the two copies agree. They refuse what
 they cannot normalize with a message that says what to do: a wrong rank or
-statistic shape, one value per feature in training mode, an input the Block
-was not built for.
+statistic shape, one value per feature in training mode.
 """
 
 from __future__ import annotations
 
-from mxnet import autograd, init, np
-from mxnet.gluon import nn
+from mxnet import autograd, np
 
 EPS = 1e-5
 MOMENTUM = 0.9
@@ -147,99 +142,3 @@ def batch_norm(X, gamma, beta, moving_mean, moving_var, eps, momentum):
         moving_var = momentum * moving_var + (1.0 - momentum) * var
     Y = gamma * X_hat + beta
     return Y, moving_mean, moving_var
-
-
-def check_input(X, shape: tuple) -> None:
-    """Refuse an input that a layer with statistics of `shape` was not built for.
-
-    A :class:`BatchNorm` built with ``num_features=C`` takes ``(N, C)``
-    inputs (``num_dims=2``) or ``(N, C, H, W)`` inputs (``num_dims=4``); its
-    ``gamma`` has shape `shape`, ``(1, C)`` or ``(1, C, 1, 1)``. The error
-    names the expected and the actual input shape and the likely fix (another
-    ``num_features`` or ``num_dims``, a channels-last input to transpose).
-    """
-    num_features, num_dims = shape[1], len(shape)
-    if X.ndim == num_dims and X.shape[1] == num_features:
-        return
-    expected = "(batch, {})" if num_dims == 2 else "(batch, {}, height, width)"
-    raise ValueError(
-        f"this batch-norm layer (num_features={num_features}, num_dims={num_dims}) "
-        f"expects an input of shape {expected.format(num_features)}, but got one "
-        f"of shape {tuple(X.shape)}: {_input_hint(X, num_features, num_dims)}."
-    )
-
-
-def _input_hint(X, num_features: int, num_dims: int) -> str:
-    if X.ndim not in (2, 4):
-        return (
-            "batch norm takes a 2-D (after a Dense layer) or a 4-D (after a "
-            "Conv2D layer) input: flatten or reshape it"
-        )
-    if X.ndim != num_dims:
-        return (
-            f"for this {X.ndim}-D input build the layer with "
-            f"num_features={X.shape[1]}, num_dims={X.ndim}"
-        )
-    if X.ndim == 4 and X.shape[3] == num_features:
-        return (
-            "it looks channels-last (NHWC), but MXNet puts the channels on "
-            "axis 1: transpose it with X.transpose(0, 3, 1, 2)"
-        )
-    unit = "features" if X.ndim == 2 else "channels"
-    return (
-        f"the layer before it gives {X.shape[1]} {unit}: build this one with "
-        f"num_features={X.shape[1]}"
-    )
-
-
-class BatchNorm(nn.Block):
-    r"""Batch normalization layer built on :func:`batch_norm`.
-
-    ``gamma`` (ones) and ``beta`` (zeros) are learnable Parameters that a
-    ``Trainer`` updates; ``moving_mean`` (zeros) and ``moving_var`` (ones)
-    are plain arrays, outside ``collect_params()``, updated by every
-    training-mode forward pass with ``momentum=0.9`` and ``eps=1e-5``.
-
-    Parameters
-    ----------
-    num_features : int
-        Outputs of a Dense layer or channels of a Conv2D layer.
-    num_dims : int
-        2 for Dense inputs ``(N, C)``, 4 for Conv2D inputs ``(N, C, H, W)``.
-    """
-
-    def __init__(self, num_features: int, num_dims: int, **kwargs):
-        super().__init__(**kwargs)
-        if num_dims not in (2, 4):
-            raise ValueError(
-                f"num_dims must be 2 (after a Dense layer) or 4 (after a Conv2D "
-                f"layer), not {num_dims}"
-            )
-        shape = (1, num_features) if num_dims == 2 else (1, num_features, 1, 1)
-        self.gamma = self.params.get("gamma", shape=shape, init=init.One())
-        self.beta = self.params.get("beta", shape=shape, init=init.Zero())
-        # Created on the CPU; forward() moves them to the input's device.
-        self.moving_mean = np.zeros(shape)
-        self.moving_var = np.ones(shape)
-
-    def reset_running_stats(self) -> None:
-        """Start the moving statistics afresh (zeros and ones), on their device.
-
-        ``initialize(force_reinit=True)`` resets Parameters only, and the
-        moving statistics are plain arrays: :func:`bnlesson.train.train`
-        calls this so that a second training run starts like the first
-        (Gluon's ``nn.BatchNorm`` keeps them in Parameters, reset alike).
-        """
-        self.moving_mean = np.zeros(self.gamma.shape, ctx=self.moving_mean.ctx)
-        self.moving_var = np.ones(self.gamma.shape, ctx=self.moving_var.ctx)
-
-    def forward(self, X):
-        check_input(X, self.gamma.shape)
-        if self.moving_mean.ctx != X.ctx:
-            self.moving_mean = self.moving_mean.copyto(X.ctx)
-            self.moving_var = self.moving_var.copyto(X.ctx)
-        Y, self.moving_mean, self.moving_var = batch_norm(
-            X, self.gamma.data(X.ctx), self.beta.data(X.ctx),
-            self.moving_mean, self.moving_var, eps=EPS, momentum=MOMENTUM,
-        )  # fmt: skip
-        return Y

@@ -1,0 +1,134 @@
+"""Lesson 06: the LeNet variants that the design-choice questions compare."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from mxnet.gluon import nn
+
+from .lesson03 import _lenet_blocks
+
+#: Activations :func:`lenet_variant` accepts (Gluon ``nn.Activation`` names).
+ACTIVATIONS = ("sigmoid", "relu")
+#: What may follow each layer of :func:`lenet_variant`, in the given order.
+STAGE_STEPS = ("bn", "act", "drop")
+
+
+def _parse_order(order: str) -> list[str]:
+    steps = order.split("-") if isinstance(order, str) else []
+    if (
+        steps.count("act") != 1
+        or any(step not in STAGE_STEPS for step in steps)
+        or len(set(steps)) != len(steps)
+    ):
+        raise ValueError(
+            f"order must list 'act' once and optionally 'bn' and 'drop', joined "
+            f"by '-' (e.g. 'bn-act', 'act-bn', 'act-bn-drop'), not {order!r}"
+        )
+    return steps
+
+
+def lenet_variant(
+    order: str = "bn-act", activation: str = "sigmoid", dropout: float = 0.5,
+    use_bias: bool = True,
+) -> nn.HybridSequential:  # fmt: skip
+    r"""Return LeNet (not initialized) with Gluon batch norm where `order` says.
+
+    The convolutional and dense layers of :func:`lenet`, each followed by
+    the steps of `order` in that sequence::
+
+        Conv2D(6, 5)   <order>  MaxPool2D(2, 2)
+        Conv2D(16, 5)  <order>  MaxPool2D(2, 2)
+        Dense(120)     <order>
+        Dense(84)      <order>
+        Dense(10)
+
+    where ``bn`` is ``nn.BatchNorm()``, ``act`` the activation and ``drop``
+    ``nn.Dropout(dropout)``. Dropout goes into the two hidden dense stages
+    only; the convolutional stages use `order` without it. The defaults
+    build the same layers as ``lenet("gluon")``.
+
+    With ``bn`` right after the layer, the layer's bias :math:`b` is
+    redundant in training mode: :math:`(Wx + b) - \mu_B = Wx - \mu_{B,Wx}`,
+    so ``use_bias=False`` removes parameters without changing the function
+    (:math:`\beta` does the shifting). Before ``act`` is not the only choice:
+    ``"act-bn"`` normalizes the activation's output instead.
+
+    Parameters
+    ----------
+    order : str
+        ``"act"`` (no batch norm), ``"bn-act"`` (the lecture's),
+        ``"act-bn"``, or with dropout e.g. ``"bn-act-drop"``,
+        ``"act-bn-drop"``, ``"act-drop-bn"``: the steps ``bn``, ``act``,
+        ``drop`` joined by ``-``, ``act`` exactly once, each at most once.
+    activation : {"sigmoid", "relu"}
+        The activation of every hidden stage.
+    dropout : float
+        The drop probability of ``drop``, in [0, 1).
+    use_bias : bool
+        Whether the convolutional and hidden dense layers have a bias (the
+        output layer always has one).
+
+    Raises
+    ------
+    ValueError
+        For an unknown `order` or `activation`, or `dropout` outside [0, 1).
+    """
+    steps = _parse_order(order)
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {ACTIVATIONS}, not {activation!r}")
+    if not 0 <= dropout < 1:
+        raise ValueError(f"dropout must be in [0, 1), not {dropout}")
+    net = nn.HybridSequential()
+    net.add(*_lenet_blocks(_variant_stage(steps, activation, dropout), use_bias))
+    return net
+
+
+def _variant_stage(steps: list, activation: str, dropout: float) -> Callable:
+    """The ``stage`` of :func:`_lenet_blocks` that puts `steps` after a layer."""
+    make = {
+        "bn": nn.BatchNorm,
+        "act": lambda: nn.Activation(activation),
+        "drop": lambda: nn.Dropout(dropout),
+    }
+
+    def stage(layer, num_features: int, num_dims: int) -> list:
+        # Dropout follows the dense layers only, as in the lectures.
+        dense = num_dims == 2
+        return [layer] + [make[s]() for s in steps if dense or s != "drop"]
+
+    return stage
+
+
+def relu_cnn(batch_norm: bool = True) -> nn.HybridSequential:
+    """Return the PyTorch practice lecture's ReLU CNN, with or without batch norm.
+
+    The layers, with ``[BN]`` present when `batch_norm` is True::
+
+        Conv2D(6, 5)   ReLU  MaxPool2D(2, 2)  [BN]   (N, 6, 12, 12)
+        Conv2D(12, 5)  ReLU  MaxPool2D(2, 2)         (N, 12, 4, 4)
+        Dense(120)     ReLU  [BN]                    (N, 120)
+        Dense(60)      ReLU                          (N, 60)
+        Dense(10)                                    (N, 10)
+
+    Unlike :func:`lenet`, batch norm comes *after* the activation (and
+    after the pooling), in two places only. Gluon's ``Dense`` flattens its
+    4-D input itself, where the PyTorch version flattens explicitly.
+
+    Returns
+    -------
+    net : mxnet.gluon.nn.HybridSequential
+        Not initialized.
+    """
+    norm = [nn.BatchNorm] if batch_norm else []
+    net = nn.HybridSequential()
+    net.add(
+        nn.Conv2D(6, kernel_size=5), nn.Activation("relu"),
+        nn.MaxPool2D(pool_size=2, strides=2), *(make() for make in norm),
+        nn.Conv2D(12, kernel_size=5), nn.Activation("relu"),
+        nn.MaxPool2D(pool_size=2, strides=2),
+        nn.Dense(120), nn.Activation("relu"), *(make() for make in norm),
+        nn.Dense(60), nn.Activation("relu"),
+        nn.Dense(10),
+    )  # fmt: skip
+    return net

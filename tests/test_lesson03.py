@@ -1,0 +1,137 @@
+"""lenet's three variants: layers, containers, shapes, and batchnorm_layers."""
+
+import pytest
+from mxnet import autograd, np
+from mxnet.gluon import nn
+from numpy.testing import assert_allclose
+
+from bnlesson import lesson02
+from bnlesson.lesson03 import NORMS, batchnorm_layers, lenet
+from bnlesson.lesson08 import FastBatchNorm
+
+BN_TYPE = {"scratch": lesson02.BatchNorm, "gluon": nn.BatchNorm}
+
+
+def images(n=2):
+    return np.random.uniform(size=(n, 1, 28, 28))
+
+
+def layer_names(net):
+    return [type(block).__name__ for block in net]
+
+
+@pytest.mark.parametrize(
+    "norm, kind",
+    [("none", None), ("scratch", lesson02.BatchNorm), ("fast", FastBatchNorm),
+     ("gluon", nn.BatchNorm)],
+)  # fmt: skip
+def test_each_norm_puts_its_layer_before_each_of_the_four_sigmoids(norm, kind):
+    net = lenet(norm)
+    found = [type(bn) for bn in batchnorm_layers(net)]
+    assert found == ([] if kind is None else [kind] * 4)
+    names = layer_names(net)
+    sigmoids = [i for i, name in enumerate(names) if name == "Activation"]
+    assert len(sigmoids) == 4
+    if kind is not None:
+        assert all(type(net[i - 1]) is kind for i in sigmoids)
+
+
+@pytest.mark.parametrize("norm", NORMS)
+def test_output_is_one_score_per_class(norm):
+    net = lenet(norm)
+    net.initialize()
+    assert net(images()).shape == (2, 10)  # prediction mode
+    with autograd.record():
+        assert net(images()).shape == (2, 10)  # training mode
+
+
+@pytest.mark.parametrize("norm", NORMS)
+def test_fresh_net_is_not_initialized(norm):
+    with pytest.raises(RuntimeError, match="not been initialized"):
+        lenet(norm)(images())
+
+
+def test_plain_lenet_is_the_lecture_stack():
+    assert layer_names(lenet("none")) == [
+        "Conv2D", "Activation", "MaxPool2D",
+        "Conv2D", "Activation", "MaxPool2D",
+        "Dense", "Activation", "Dense", "Activation", "Dense",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("norm", ["scratch", "gluon"])
+def test_batch_norm_sits_between_each_layer_and_its_sigmoid(norm):
+    net = lenet(norm)
+    names = layer_names(net)
+    assert len(net) == 15
+    bn = [i for i, block in enumerate(net) if isinstance(block, BN_TYPE[norm])]
+    assert bn == [1, 5, 9, 12]
+    for i in bn:
+        assert names[i - 1] in ("Conv2D", "Dense") and names[i + 1] == "Activation"
+    plain = [n for i, n in enumerate(names) if i not in bn]
+    assert plain == layer_names(lenet("none"))
+
+
+@pytest.mark.parametrize(
+    "norm, container, hybrid",
+    [("none", nn.HybridSequential, True), ("gluon", nn.HybridSequential, True),
+     ("scratch", nn.Sequential, False)],
+)  # fmt: skip
+def test_container_matches_hybridizability(norm, container, hybrid):
+    net = lenet(norm)
+    assert type(net) is container
+    assert isinstance(net, nn.HybridBlock) is hybrid
+
+
+@pytest.mark.parametrize("norm", ["none", "gluon"])
+def test_hybridized_net_computes_the_same(norm):
+    net = lenet(norm)
+    net.initialize()
+    X = images(4)
+    expected = net(X).asnumpy()
+    net.hybridize()
+    assert_allclose(net(X).asnumpy(), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_batchnorm_layers_of_each_variant():
+    assert batchnorm_layers(lenet("none")) == []
+    for norm, kind in BN_TYPE.items():
+        net = lenet(norm)
+        found = batchnorm_layers(net)
+        assert len(found) == 4 and all(type(bn) is kind for bn in found)
+        assert found == [block for block in net if isinstance(block, kind)], "in order"
+
+
+def test_scratch_layers_are_sized_explicitly():
+    net = lenet("scratch")
+    net.initialize()
+    shapes = [bn.gamma.data().shape for bn in batchnorm_layers(net)]
+    assert shapes == [(1, 6, 1, 1), (1, 16, 1, 1), (1, 120), (1, 84)]
+
+
+def test_gluon_layers_infer_their_size():
+    net = lenet("gluon")
+    net.initialize()
+    net(images())
+    shapes = [bn.gamma.data().shape for bn in batchnorm_layers(net)]
+    assert shapes == [(6,), (16,), (120,), (84,)]
+
+
+def test_batchnorm_layers_looks_inside_nested_blocks():
+    outer = nn.Sequential()
+    outer.add(lenet("scratch"), nn.BatchNorm())
+    found = batchnorm_layers(outer)
+    assert len(found) == 5 and type(found[-1]) is nn.BatchNorm
+
+
+@pytest.mark.parametrize("norm", ["batchnorm", "Gluon", None])
+def test_unknown_norm_lists_the_choices(norm):
+    with pytest.raises(ValueError, match="'none', 'scratch', 'gluon', 'fast'"):
+        lenet(norm)
+
+
+def test_fast_variant_uses_the_fast_layer_everywhere():
+    from bnlesson.lesson08 import FastBatchNorm
+
+    net = lenet("fast")
+    assert [type(b) for b in batchnorm_layers(net)] == [FastBatchNorm] * 4

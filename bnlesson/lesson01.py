@@ -20,6 +20,7 @@ EPS = 1e-5
 MOMENTUM = 0.9
 
 
+# 01_batch_norm_function.ipynb, In [3]
 def stat_shape(X) -> tuple:
     """Return the shape of gamma, beta and the moving statistics for input `X`.
 
@@ -37,6 +38,7 @@ def stat_shape(X) -> tuple:
     )
 
 
+# 01_batch_norm_function.ipynb, In [4]
 def check_stats(X, **stats) -> None:
     expected = stat_shape(X)
     for name, value in stats.items():
@@ -49,6 +51,7 @@ def check_stats(X, **stats) -> None:
             )
 
 
+# 01_batch_norm_function.ipynb, In [5]
 def check_batch(X) -> None:
     r"""Refuse a training batch with fewer than two values per feature or channel.
 
@@ -82,6 +85,7 @@ def check_batch(X) -> None:
         )
 
 
+# 01_batch_norm_function.ipynb, In [6]
 def batch_norm(X, gamma, beta, moving_mean, moving_var, eps, momentum):
     r"""Normalize `X` with batch statistics (training) or moving ones (prediction).
 

@@ -57,6 +57,7 @@ def _input_hint(X, num_features: int, num_dims: int) -> str:
     )
 
 
+# 02_batchnorm_block.ipynb, In [2]
 class BatchNorm(nn.Block):
     r"""Batch normalization layer built on :func:`batch_norm`.
 

@@ -30,8 +30,8 @@ __all__ = [
 _LOSS = gluon.loss.SoftmaxCrossEntropyLoss()
 
 
-# From notebooks/09_why_batch_norm_helps.ipynb, cell "class NoiseLayer"; the
-# notebook's copy has no argument checks and no docstring.
+# The notebook's copy has no argument checks and no docstring.
+# 09_why_batch_norm_helps.ipynb, In [5]
 class NoiseLayer(nn.Block):
     r"""Shift and scale every unit by random amounts redrawn at every training step.
 
@@ -135,8 +135,8 @@ def loss_and_grad(net, X, y, loss=None) -> tuple[float, list]:
     return value.item(), [p.grad().copy() for p in trainable(net)]
 
 
-# From notebooks/09_why_batch_norm_helps.ipynb, cell "def probe_landscape"; the
-# notebook's copy has no checks, no docstring and no `loss` argument.
+# The notebook's copy has no checks, no docstring and no `loss` argument.
+# 09_why_batch_norm_helps.ipynb, In [8]
 def probe_landscape(net, X, y, etas: Sequence[float], *, loss=None) -> pd.DataFrame:
     r"""Walk along the gradient and record the loss and the gradient on the way.
 

@@ -1,5 +1,31 @@
 """bnlesson: teaching batch normalization with MXNet Gluon and d2l.
 
+One lesson, one module: the code notebook ``notebooks/NN_*.ipynb`` shows is in
+``bnlesson/lessonNN.py``, each definition under a comment naming its cell.
+
+=====  ===========================================  ==========================
+Lesson Notebook                                     Module
+=====  ===========================================  ==========================
+01     the ``batch_norm`` function                  ``lesson01``
+02     the ``BatchNorm`` Block                      ``lesson02``
+03     LeNet with and without batch norm            ``lesson03``
+04     Gluon's ``nn.BatchNorm`` and what it costs   ``lesson04``
+05     running statistics, other frameworks         ``lesson05``
+06     design choices                               ``lesson06``
+07     Figure 1 of the paper                        ``lesson07``
+08     the backward pass by hand                    ``lesson08``
+09     why batch norm helps                         ``lesson09`` (+ ``_runs``,
+                                                    ``_plots``)
+=====  ===========================================  ==========================
+
+A lesson's module imports only earlier lessons and the infrastructure, which
+is not lesson material: ``config`` (run modes, seeds), ``data``, ``dataset``,
+``download`` and ``fetch`` (Fashion-MNIST), ``sgd`` (the one training
+set-up), ``history``, ``divergence``, ``live`` (live plot), ``recording``,
+``grid`` and ``runplan`` (grids of runs), ``plots`` (plain data in, no
+package imports), ``bench``, ``notebook``, ``slides``, and ``compat``,
+``install``, ``doctor`` for the environment.
+
 Public names are imported on first use (PEP 562), so ``import bnlesson`` and
 ``python -m bnlesson.data`` do not load MXNet until something needs it.
 """

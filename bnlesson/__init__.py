@@ -60,7 +60,7 @@ _EXPORTS = {
     "plot_gamma_beta": "plots",
 }
 _SUBMODULES = {"config", "data", "notebook", "train", "plots",
-               "lesson01", "lesson02", "lesson03", "lesson05", "lesson06",
+               "lesson01", "lesson02", "lesson03", "lesson04", "lesson05", "lesson06",
                "lesson07", "lesson08", "bench", "grid", "runplan",
                "divergence", "lesson09", "lesson09_runs", "lesson09_plots",
                "compat", "cudalibs", "install", "checks", "doctor",

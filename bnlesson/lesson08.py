@@ -18,22 +18,20 @@ with :math:`m` values, :math:`s = 1/\sqrt{\sigma_B^2 + \epsilon}`,
 
 :class:`FastBatchNorm` follows the conventions of :mod:`bnlesson.layers`
 (``momentum`` weights the old moving value, biased batch variance) and
-updates its moving statistics in the forward pass.
+updates its moving statistics in the forward pass. The lesson times each
+speed-up with :func:`bnlesson.lesson04.profile`.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
-import time
-from typing import Callable
-
 import numpy as onp
-from mxnet import autograd, np, npx, profiler
+from mxnet import autograd, np, npx
 
 from .lesson01 import EPS, MOMENTUM, batch_norm, check_batch, check_stats, stat_shape
 from .lesson02 import BatchNorm, check_input
+
+# The profiling helper lesson 04 shows; this lesson times its layers with it.
+from .lesson04 import profile  # noqa: F401
 
 
 # 08_batch_norm_backward.ipynb, In [2]
@@ -253,32 +251,3 @@ class FastBatchNorm(BatchNorm):
             self.moving_mean, self.moving_var, eps=EPS, momentum=MOMENTUM,
         )  # fmt: skip
         return Y
-
-
-# 08_batch_norm_backward.ipynb, In [31]
-def profile(forward: Callable, dY, repeat: int = 10) -> tuple:
-    """Time ``forward()`` and its backward pass (head gradient `dY`).
-
-    One uncounted pass (memory allocation), then `repeat` passes under
-    ``mx.profiler``. Returns the median wall-clock ms per pass and the ms per
-    pass of each operator (``::name``: run inside an ``autograd.Function``).
-    """
-    times = []
-    with tempfile.TemporaryDirectory() as tmp:  # the profiler writes a trace
-        profiler.set_config(profile_all=True, aggregate_stats=True,
-                            filename=os.path.join(tmp, "profile.json"))  # fmt: skip
-        for i in range(repeat + 1):
-            if i == 1:
-                profiler.set_state("run")
-            start = time.perf_counter()
-            with autograd.record():
-                Y = forward()
-            Y.backward(dY)
-            npx.waitall()
-            times.append(1000 * (time.perf_counter() - start))
-        profiler.set_state("stop")
-        stats = json.loads(profiler.dumps(reset=True, format="json"))["Time"]
-    ops = {**stats.get("operator", {}), **stats.get("Custom Operator", {})}
-    skip = {"WaitForVar", "DeleteVariable"}  # engine bookkeeping
-    ms = {k: v["Total"] / repeat for k, v in ops.items() if k not in skip}
-    return float(onp.median(times[1:])), ms

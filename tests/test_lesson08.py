@@ -4,7 +4,6 @@
 import numpy as onp
 import pytest
 from mxnet import autograd, np
-from mxnet.gluon import nn
 
 from bnlesson import lesson01, lesson08
 from bnlesson.lesson08 import (
@@ -16,7 +15,7 @@ from bnlesson.lesson08 import (
     rel_error,
 )
 
-from nbutil import definitions, notebook
+from nbutil import code_cells, defined_names, definitions, notebook
 
 PREAMBLE = (
     "import numpy as onp\n"
@@ -32,7 +31,6 @@ TWINS = {
     "bn_forward", "bn_backward_graph", "bn_backward", "rel_error",
     "numerical_gradients", "mean_over_axes", "as_is", "channel_mean",
     "per_example", "BatchNormTraining", "batch_norm_fast", "FastBatchNorm",
-    "profile",
 }  # fmt: skip
 SHAPES = [(6, 4), (3, 4, 2, 3)]
 
@@ -163,28 +161,20 @@ def test_numerical_gradients_restore_their_inputs():
         assert onp.array_equal(a.asnumpy(), b)
 
 
-def test_profile_reports_operators_and_leaves_no_file(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    X = np.random.normal(size=(8, 3, 4, 4))
-    layer = nn.BatchNorm(in_channels=3)
-    layer.initialize()
-    ms, ops = lesson08.profile(lambda: layer(X), np.ones(X.shape), repeat=2)
-    assert ms > 0 and {"BatchNorm", "_backward_BatchNorm"} <= set(ops)
-    gamma, beta = np.ones((1, 3, 1, 1)), np.zeros((1, 3, 1, 1))
-    for a in (X, gamma, beta):
-        a.attach_grad()
-    ms, ops = lesson08.profile(lambda: BatchNormTraining(1e-5)(gamma, beta, X),
-                               np.ones(X.shape), repeat=2)  # fmt: skip
-    assert "_backward_CustomFunction" in ops and "::Pooling" in ops
-    assert list(tmp_path.iterdir()) == []
-
-
 # --- the notebook and the package ------------------------------------------
 
 
 @pytest.fixture(scope="module")
 def lesson():
     return definitions(notebook("08"), TWINS, PREAMBLE)
+
+
+def test_the_profiling_helper_is_lesson_04s_one_copy():
+    from bnlesson import lesson04
+
+    assert lesson08.profile is lesson04.profile
+    assert "from bnlesson.lesson04 import profile" in code_cells(notebook("08"))
+    assert "profile" not in defined_names(notebook("08"))
 
 
 def same(a, b):

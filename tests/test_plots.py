@@ -277,3 +277,29 @@ def test_the_plots_import_nothing_else_from_the_package():
                 assert sibling or not outside, f"{path.name} imports {module}"
             elif isinstance(node, ast.Import):
                 assert not any(a.name.startswith("bnlesson") for a in node.names)
+
+
+# --- plot_cost (lesson 04) --------------------------------------------------
+
+
+def test_cost_bars_carry_ratios_and_coinciding_curves_stay_visible():
+    seconds = {"plain": 2.0, "plain, hybridized": 2.0, "batch norm": 3.0}
+    acc = {"plain": [0.1, 0.2], "plain, hybridized": [0.1, 0.2],
+           "batch norm": [0.5, 0.8]}  # fmt: skip
+    _, axes = plt.subplots(1, 2)
+    bars_ax, curves_ax = plots.plot_cost(seconds, acc, axes)
+    labels = [t.get_text() for t in bars_ax.texts]
+    assert labels == ["1.50x", "1.00x", "1.00x"]  # the first network on top
+    lines = curves_ax.get_lines()
+    assert [line.get_label() for line in lines] == [*acc, "chance"]
+    assert list(lines[-1].get_ydata()) == [0.1, 0.1]
+    looks = [(line.get_linestyle(), line.get_marker(), line.get_markersize())
+             for line in lines[:2]]  # fmt: skip
+    assert looks[0] != looks[1]  # same data, told apart
+    assert curves_ax.get_legend().get_texts()[0].get_fontsize() >= 9
+
+
+def test_cost_refuses_mismatched_networks():
+    _, axes = plt.subplots(1, 2)
+    with pytest.raises(ValueError, match="same networks"):
+        plots.plot_cost({"a": 1.0, "b": 2.0}, {"b": [0.5], "a": [0.5]}, axes)

@@ -1,6 +1,5 @@
 """Lesson 08: the hand-written gradient against references, and notebook = package."""
 
-
 import numpy as onp
 import pytest
 from mxnet import autograd, np

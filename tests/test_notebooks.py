@@ -55,7 +55,7 @@ def test_first_code_cell_prints_versions_and_mode(path):
     first = next(c for c in nb.cells if c.cell_type == "code")
     printed = "".join(o.get("text", "") for o in first.outputs)
     assert re.search(r"Python 3\.\d+\.\d+, MXNet 1\.9\.1, d2l 1\.0\.3", printed)
-    assert "fast mode off" in printed, "commit the full-mode run (make run)"
+    assert "; full mode (" in printed, "commit the full-mode run (make run)"
 
 
 @pytest.mark.slow

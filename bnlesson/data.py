@@ -200,12 +200,8 @@ def load_data_fashion_mnist(
     if per_class is not None:
         tr = balanced_subset(y_train, per_class[0])
         te = balanced_subset(y_test, per_class[1])
-        X_train, y_train, X_test, y_test = (
-            X_train[tr],
-            y_train[tr],
-            X_test[te],
-            y_test[te],
-        )
+        X_train, y_train = X_train[tr], y_train[tr]
+        X_test, y_test = X_test[te], y_test[te]
     if verbose:
         mode = {
             "fast": f"fast mode: a class-balanced subset, at most "

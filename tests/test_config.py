@@ -7,8 +7,7 @@ from pathlib import Path
 import numpy as onp
 import pytest
 
-from bnlesson import config, data
-from bnlesson.notebook import setup
+from bnlesson import config, data, notebook
 
 SANITIZE = Path(__file__).with_name("sanitize.cfg")
 
@@ -18,6 +17,15 @@ def _no_mode(monkeypatch):
     """Each test starts with neither variable set, whatever the shell had."""
     monkeypatch.delenv("BNLESSON_MODE", raising=False)
     monkeypatch.delenv("BNLESSON_FAST", raising=False)
+
+
+def setup():
+    """notebook.setup() without its PNG switch: outside a kernel that creates
+    IPython's global shell, after which matplotlib 3.7.2 fails to switch
+    backends (backend2gui) in every later test of the session."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(notebook, "use_png", lambda: None)
+        notebook.setup()
 
 
 def _env(monkeypatch, mode=None, fast=None):

@@ -27,6 +27,13 @@ GPU ?=
 STAMP := $(VENV)/.bnlesson-installed$(if $(GPU),-$(GPU))
 PORT ?= 8888
 IP ?= 127.0.0.1
+# The run mode of the lessons' kernels (make lab MODE=live) and of make
+# time-lessons (default live there): full, live or fast; see README,
+# "Teaching with bnlesson". Unset, make lab leaves $BNLESSON_MODE as it is.
+MODE ?=
+ifneq ($(filter-out full live fast,$(MODE)),)
+$(error MODE=$(MODE) is not a run mode: use MODE=full, MODE=live or MODE=fast)
+endif
 # pytest-style extra arguments, e.g. make test ARGS="-k data -x"
 ARGS ?=
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
@@ -37,7 +44,7 @@ override BNLESSON_DATA := $(CURDIR)/$(BNLESSON_DATA)
 export BNLESSON_DATA
 endif
 
-.PHONY: lab test run data env setup lint bench slides browser clean help
+.PHONY: lab test run data env setup lint bench slides browser time-lessons clean help
 
 help:
 	@echo "make lab    start Jupyter Lab on notebooks/ (sets everything up first)"
@@ -45,6 +52,8 @@ help:
 	@echo "make run    re-execute every notebook in place, full mode"
 	@echo "make bench  the batch-norm cost benchmark"
 	@echo "make slides a reveal.js deck of every lesson in decks/ (works offline)"
+	@echo "make time-lessons  run every lesson in live mode (MODE=full|fast too), time each"
+	@echo "MODE=live   with make lab: the lessons run in live mode (about a minute each)"
 	@echo "PY=3.13 (or 3.12) to use that Python, in .venv-3.13"
 
 env: $(STAMP)
@@ -102,12 +111,13 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 # The committed notebooks were executed by this repository: sign them as
 # trusted, so their figures and tables show without a warning. Lab opens on
-# the first lesson.
+# the first lesson. MODE on the command line beats a BNLESSON_FAST inherited
+# from the shell (which would otherwise ask the kernels for two modes).
 lab: setup
 	@$(BIN)/jupyter trust $(NOTEBOOKS) >/dev/null
-	@echo "Starting Jupyter Lab on lesson 01: open the http://127.0.0.1 URL it prints" \
-		"below. Ctrl-C twice stops it."
-	$(BIN)/jupyter lab --no-browser --ip=$(IP) --port=$(PORT) $(ROOT_FLAG) \
+	@echo "Starting Jupyter Lab on lesson 01$(if $(MODE), in $(MODE) mode): open the" \
+		"http://127.0.0.1 URL it prints below. Ctrl-C twice stops it."
+	$(if $(MODE),env -u BNLESSON_FAST BNLESSON_MODE=$(MODE) )$(BIN)/jupyter lab --no-browser --ip=$(IP) --port=$(PORT) $(ROOT_FLAG) \
 		--ServerApp.root_dir=notebooks \
 		--LabApp.default_url=/lab/tree/$(notdir $(firstword $(NOTEBOOKS)))
 
@@ -133,6 +143,11 @@ run: setup
 		BNLESSON_FAST=0 $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 			--ExecutePreprocessor.timeout=-1 "$$nb" || exit 1; \
 	done
+
+# Executes copies of the lessons (the committed notebooks stay as they are)
+# and prints each one's wall time; in live mode against the 60 s budget.
+time-lessons: setup
+	$(BIN)/python tools/time_lessons.py --mode $(or $(MODE),live) $(NOTEBOOKS)
 
 lint: env
 	$(BIN)/ruff check bnlesson tests tools notebooks

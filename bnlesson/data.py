@@ -93,6 +93,27 @@ def balanced_subset(labels: onp.ndarray, per_class: int) -> onp.ndarray:
     return onp.sort(onp.concatenate(picks))
 
 
+def _live_sizes(live_per_class, y_train, y_test) -> tuple[int, int]:
+    """Check `live_per_class` against the data: never a silently smaller subset."""
+    sizes = tuple(live_per_class)
+    if len(sizes) != 2:
+        raise ValueError(
+            f"live_per_class takes two numbers, (training, test) images per "
+            f"class, not {live_per_class!r}"
+        )
+    for n, split, y in zip(sizes, ("training", "test"), (y_train, y_test)):
+        if not isinstance(n, (int, onp.integer)):
+            raise ValueError(f"live_per_class takes whole numbers, not {n!r}")
+        have = int(onp.bincount(y, minlength=len(CLASS_NAMES)).min())
+        if not 1 <= n <= have:
+            raise ValueError(
+                f"live_per_class asks for {n} {split} images of each class, but "
+                f"Fashion-MNIST has {have} {split} images of each class: ask for "
+                f"at least 1 and at most {have}"
+            )
+    return sizes
+
+
 @dataclass
 class Batches:
     """Mini-batches of an in-memory dataset, reshuffled every epoch.
@@ -162,21 +183,25 @@ def load_data_fashion_mnist(
     in live mode (``BNLESSON_MODE=live``) both are a fixed, class-balanced
     subset: `live_per_class` gives live mode's (training, test) images per
     class. One printed line says which data is used.
+
+    Raises
+    ------
+    ValueError
+        If `live_per_class` is not two whole numbers from 1 to the images per
+        class of each split (6,000 training, 1,000 test), in any mode.
     """
     mode = ("fast" if fast else "full") if fast is not None else config.mode()
-    per_class = {"fast": (FAST_TRAIN_PER_CLASS, FAST_TEST_PER_CLASS),
-                 "live": tuple(live_per_class)}.get(mode)  # fmt: skip
     X_train, y_train = load_arrays("train", root)
     X_test, y_test = load_arrays("test", root)
+    # Checked in every mode: a lesson's live sizes fail in full mode too.
+    live = _live_sizes(live_per_class, y_train, y_test)
+    per_class = {"fast": (FAST_TRAIN_PER_CLASS, FAST_TEST_PER_CLASS),
+                 "live": live}.get(mode)  # fmt: skip
     if per_class is not None:
         tr = balanced_subset(y_train, per_class[0])
         te = balanced_subset(y_test, per_class[1])
-        X_train, y_train, X_test, y_test = (
-            X_train[tr],
-            y_train[tr],
-            X_test[te],
-            y_test[te],
-        )
+        X_train, y_train = X_train[tr], y_train[tr]
+        X_test, y_test = X_test[te], y_test[te]
     if verbose:
         mode = {
             "fast": f"fast mode: a class-balanced subset, at most "

@@ -55,7 +55,7 @@ def test_first_code_cell_prints_versions_and_mode(path):
     first = next(c for c in nb.cells if c.cell_type == "code")
     printed = "".join(o.get("text", "") for o in first.outputs)
     assert re.search(r"Python 3\.\d+\.\d+, MXNet 1\.9\.1, d2l 1\.0\.3", printed)
-    assert "fast mode off" in printed, "commit the full-mode run (make run)"
+    assert "; full mode (" in printed, "commit the full-mode run (make run)"
 
 
 @pytest.mark.slow
@@ -84,15 +84,46 @@ def _get_json(url: str):
         return json.load(r)
 
 
+def _mode_of_a_kernel(port: int, token: str, runtime_dir) -> str:
+    """Start a kernel through the server's API and ask it for its run mode."""
+    from jupyter_client import BlockingKernelClient
+
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/kernels", data=b'{"name": "python3"}',
+        headers={"Authorization": f"token {token}"}, method="POST",
+    )  # fmt: skip
+    with urllib.request.urlopen(request, timeout=60) as r:
+        kernel_id = json.load(r)["id"]
+    client = BlockingKernelClient(
+        connection_file=str(runtime_dir / f"kernel-{kernel_id}.json")
+    )
+    client.load_connection_file()
+    client.start_channels()
+    printed = []
+    try:
+        client.wait_for_ready(timeout=60)
+        client.execute_interactive(
+            "from bnlesson.config import mode; print(mode())", timeout=60,
+            output_hook=lambda msg: printed.append(msg["content"].get("text", "")),
+        )  # fmt: skip
+    finally:
+        client.stop_channels()
+    return "".join(printed).strip()
+
+
 @pytest.mark.slow
 def test_make_lab_serves_the_lessons(tmp_path):
-    """Lab serves every lesson, opens on lesson 01 and shows them trusted."""
+    """Lab serves every lesson, opens on lesson 01 and shows them trusted;
+    with MODE=live its kernels run in live mode."""
     port, token = _free_port(), "bnlesson-test"
     # A signature database of its own: the test neither reads nor changes the
     # user's record of trusted notebooks.
-    env = dict(os.environ, JUPYTER_TOKEN=token, JUPYTER_DATA_DIR=str(tmp_path))
+    env = dict(os.environ, JUPYTER_TOKEN=token, JUPYTER_DATA_DIR=str(tmp_path),
+               JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"))  # fmt: skip
+    # make test sets BNLESSON_FAST=1; MODE on the command line wins over it.
+    env["BNLESSON_FAST"] = "1"
     proc = subprocess.Popen(
-        ["make", "--no-print-directory", "lab", f"PORT={port}"],
+        ["make", "--no-print-directory", "lab", f"PORT={port}", "MODE=live"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         start_new_session=True, text=True,
     )  # fmt: skip
@@ -127,6 +158,7 @@ def test_make_lab_serves_the_lessons(tmp_path):
             trusted = [c["metadata"].get("trusted") for c in model["content"]["cells"]
                        if c["cell_type"] == "code"]  # fmt: skip
             assert trusted and all(trusted), f"{path.name} opens untrusted"
+        assert _mode_of_a_kernel(port, token, tmp_path / "runtime") == "live"
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:

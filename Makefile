@@ -29,7 +29,12 @@ PORT ?= 8888
 IP ?= 127.0.0.1
 # pytest-style extra arguments, e.g. make test ARGS="-k data -x"
 ARGS ?=
-NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
+# The lessons, and the worked solutions of their exercises beside them
+# (notebooks/solutions/NN_<lesson>_solutions.ipynb): tested and re-run alike,
+# but only lessons become slide decks.
+LESSONS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
+SOLUTIONS := $(sort $(wildcard notebooks/solutions/[0-9][0-9]_*_solutions.ipynb))
+NOTEBOOKS := $(LESSONS) $(SOLUTIONS)
 # A relative $BNLESSON_DATA is meant from here; the notebooks' kernels run in
 # notebooks/, so hand them the absolute path.
 ifneq ($(filter-out /% ~%,$(BNLESSON_DATA)),)
@@ -41,8 +46,8 @@ endif
 
 help:
 	@echo "make lab    start Jupyter Lab on notebooks/ (sets everything up first)"
-	@echo "make test   unit tests + strict nbval of every notebook, fast mode"
-	@echo "make run    re-execute every notebook in place, full mode"
+	@echo "make test   unit tests + strict nbval of every notebook and solution, fast mode"
+	@echo "make run    re-execute every notebook and solution in place, full mode"
 	@echo "make bench  the batch-norm cost benchmark"
 	@echo "make slides a reveal.js deck of every lesson in decks/ (works offline)"
 	@echo "PY=3.13 (or 3.12) to use that Python, in .venv-3.13"
@@ -109,7 +114,7 @@ lab: setup
 		"below. Ctrl-C twice stops it."
 	$(BIN)/jupyter lab --no-browser --ip=$(IP) --port=$(PORT) $(ROOT_FLAG) \
 		--ServerApp.root_dir=notebooks \
-		--LabApp.default_url=/lab/tree/$(notdir $(firstword $(NOTEBOOKS)))
+		--LabApp.default_url=/lab/tree/$(notdir $(firstword $(LESSONS)))
 
 # The slides test opens a deck in Debian's Chromium; like the data, it is
 # installed only as root with apt (CI), otherwise that test says why it skips.
@@ -144,7 +149,7 @@ bench: setup
 # From the committed outputs, never executed; reveal.js and MathJax are
 # downloaded once (verified) into ~/.cache/bnlesson and copied into decks/.
 slides: setup
-	$(BIN)/python -m bnlesson.slides --out decks $(NOTEBOOKS)
+	$(BIN)/python -m bnlesson.slides --out decks $(LESSONS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

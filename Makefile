@@ -36,7 +36,12 @@ $(error MODE=$(MODE) is not a run mode: use MODE=full, MODE=live or MODE=fast)
 endif
 # pytest-style extra arguments, e.g. make test ARGS="-k data -x"
 ARGS ?=
-NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
+# The lessons, and the worked solutions of their exercises beside them
+# (notebooks/solutions/NN_<lesson>_solutions.ipynb): tested and re-run alike,
+# but only lessons become slide decks.
+LESSONS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
+SOLUTIONS := $(sort $(wildcard notebooks/solutions/[0-9][0-9]_*_solutions.ipynb))
+NOTEBOOKS := $(LESSONS) $(SOLUTIONS)
 # A relative $BNLESSON_DATA is meant from here; the notebooks' kernels run in
 # notebooks/, so hand them the absolute path.
 ifneq ($(filter-out /% ~%,$(BNLESSON_DATA)),)
@@ -48,8 +53,8 @@ endif
 
 help:
 	@echo "make lab    start Jupyter Lab on notebooks/ (sets everything up first)"
-	@echo "make test   unit tests + strict nbval of every notebook, fast mode"
-	@echo "make run    re-execute every notebook in place, full mode"
+	@echo "make test   unit tests + strict nbval of every notebook and solution, fast mode"
+	@echo "make run    re-execute every notebook and solution in place, full mode"
 	@echo "make bench  the batch-norm cost benchmark"
 	@echo "make slides a reveal.js deck of every lesson in decks/ (works offline)"
 	@echo "make time-lessons  run every lesson in live mode (MODE=full|fast too), time each"
@@ -119,7 +124,7 @@ lab: setup
 		"http://127.0.0.1 URL it prints below. Ctrl-C twice stops it."
 	$(if $(MODE),env -u BNLESSON_FAST BNLESSON_MODE=$(MODE) )$(BIN)/jupyter lab --no-browser --ip=$(IP) --port=$(PORT) $(ROOT_FLAG) \
 		--ServerApp.root_dir=notebooks \
-		--LabApp.default_url=/lab/tree/$(notdir $(firstword $(NOTEBOOKS)))
+		--LabApp.default_url=/lab/tree/$(notdir $(firstword $(LESSONS)))
 
 # The slides test opens a deck in Debian's Chromium; like the data, it is
 # installed only as root with apt (CI), otherwise that test says why it skips.
@@ -159,7 +164,7 @@ bench: setup
 # From the committed outputs, never executed; reveal.js and MathJax are
 # downloaded once (verified) into ~/.cache/bnlesson and copied into decks/.
 slides: setup
-	$(BIN)/python -m bnlesson.slides --out decks $(NOTEBOOKS)
+	$(BIN)/python -m bnlesson.slides --out decks $(LESSONS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

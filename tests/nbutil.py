@@ -1,4 +1,4 @@
-"""Helpers for tests that read or run the lesson notebooks."""
+"""Helpers for tests that read or run the lesson notebooks and their solutions."""
 
 from __future__ import annotations
 
@@ -9,6 +9,10 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+#: Worked solutions of a lesson's exercises: ``NN_<lesson>_solutions.ipynb``.
+SOLUTIONS = sorted(
+    (ROOT / "notebooks" / "solutions").glob("[0-9][0-9]_*_solutions.ipynb")
+)
 
 
 def notebook(prefix: str) -> Path:

@@ -1,4 +1,4 @@
-"""The lesson notebooks: committed executed, runnable twice, served by Lab."""
+"""The lesson and solutions notebooks: committed executed, runnable twice, served."""
 
 import json
 import os
@@ -13,16 +13,19 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from nbutil import NOTEBOOKS, ROOT
+from nbutil import NOTEBOOKS, ROOT, SOLUTIONS
 
 IDS = [p.name for p in NOTEBOOKS]
+#: Everything that is executed and committed: the lessons and their solutions.
+EXECUTED = NOTEBOOKS + SOLUTIONS
+EXECUTED_IDS = [p.name for p in EXECUTED]
 
 
 def test_there_are_lessons():
     assert NOTEBOOKS, "no notebooks/NN_*.ipynb found"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+@pytest.mark.parametrize("path", EXECUTED, ids=EXECUTED_IDS)
 def test_committed_executed_top_to_bottom(path):
     nb = nbformat.read(path, as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code" and c.source.strip()]
@@ -37,7 +40,7 @@ def test_committed_executed_top_to_bottom(path):
             )
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+@pytest.mark.parametrize("path", EXECUTED, ids=EXECUTED_IDS)
 def test_nbval_markers_are_exact(path):
     """nbval honours `# NBVAL_...` alone on its line only, never `# NBVAL_X: why`."""
     for source in (c.source for c in nbformat.read(path, as_version=4).cells):
@@ -49,7 +52,7 @@ def test_nbval_markers_are_exact(path):
                 )
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+@pytest.mark.parametrize("path", EXECUTED, ids=EXECUTED_IDS)
 def test_first_code_cell_prints_versions_and_mode(path):
     nb = nbformat.read(path, as_version=4)
     first = next(c for c in nb.cells if c.cell_type == "code")
@@ -59,7 +62,7 @@ def test_first_code_cell_prints_versions_and_mode(path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+@pytest.mark.parametrize("path", EXECUTED, ids=EXECUTED_IDS)
 def test_runs_twice_in_one_kernel(path):
     """A student re-runs everything: re-initialising nets and data must work."""
     nb = nbformat.read(path, as_version=4)

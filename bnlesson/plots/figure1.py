@@ -67,7 +67,7 @@ def plot_paper_figure1(steps: Sequence[int], accuracy: Mapping[str, Sequence[flo
     axes[0].set(title="(a) test accuracy", xlabel=STEP_LABEL, ylabel="test accuracy",
                 ylim=(0, 1), xscale="log")  # fmt: skip
     axes[0].grid(True)
-    axes[0].legend(fontsize=8, loc="lower right")
+    axes[0].legend(fontsize=8, loc="center right")
     titles = {f"({c}) {t}": p for c, (t, p) in zip("bc", percentiles.items())}
     plot_percentiles(steps, titles, axes[1:], logx=True)
     return axes

@@ -1,6 +1,6 @@
 r"""Lesson 09: why does batch norm help? The instruments of its experiments.
 
-The experiments of Santurkar et al. (NeurIPS 2018) on lesson 06's network:
+The experiments of Santurkar et al. (NeurIPS 2018) on lesson 07's network:
 noisy batch norm (:class:`NoiseLayer`, :func:`noisy_mlp`, read in training
 mode by :func:`bnlesson.mlp.sigmoid_input`), the loss landscape along the
 gradient (:func:`probe_landscape`, :func:`landscape_summary`), and the per-layer
@@ -79,7 +79,7 @@ class NoiseLayer(nn.Block):
 def noisy_mlp(
     max_shift: float = 3.0, max_scale: float = 3.0, hidden: Sequence[int] = HIDDEN
 ) -> nn.Sequential:
-    """Return lesson 06's ``mlp("gluon")`` with noise after every batch norm.
+    """Return lesson 07's ``mlp("gluon")`` with noise after every batch norm.
 
     For the default `hidden`, the layers::
 

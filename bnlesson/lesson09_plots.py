@@ -1,7 +1,9 @@
 """Lesson 09's figures, drawn from plain data (arrays, lists, DataFrames).
 
-Nothing here imports the rest of the package: every function takes the
-numbers to draw and returns its axes, and never calls ``plt.show()``.
+Nothing here imports the rest of the package but its plotting
+(:mod:`bnlesson.plots`): every function takes the numbers to draw and
+returns its axes, and never calls ``plt.show()``. The percentile panels are
+lesson 07's (:func:`bnlesson.plots.percentiles.plot_percentiles`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,11 @@ import matplotlib.pyplot as plt
 import numpy as onp
 import pandas as pd
 
+from .plots.percentiles import plot_percentiles
+
+__all__ = ["plot_accuracy", "plot_landscape", "plot_layer_histograms",
+           "plot_per_layer", "plot_percentiles"]  # fmt: skip
+
 #: One style per network, in the order given: colour, line style and marker
 #: differ, so that no curve hides another.
 STYLES = (
@@ -19,8 +26,6 @@ STYLES = (
     {"color": "tab:blue", "linestyle": "-", "marker": ""},
     {"color": "tab:green", "linestyle": ":", "marker": "x"},
 )
-#: Line styles of the 15th, 50th and 85th percentiles.
-PERCENTILE_STYLES = (("15th", "--"), ("50th (median)", "-"), ("85th", "--"))
 LANDSCAPE_COLUMNS = ("step", "eta", "loss", "grad_change", "distance")
 
 
@@ -58,33 +63,6 @@ def plot_accuracy(steps, curves: Mapping[str, Sequence[float]], ax=None,
     ax.legend(fontsize=8)
     ax.grid(True)
     return ax
-
-
-def plot_percentiles(steps, panels: Mapping[str, onp.ndarray], axes=None):
-    """The 15th, 50th and 85th percentiles of one unit's input, one panel each.
-
-    Parameters
-    ----------
-    steps : sequence of int
-        The recorded steps.
-    panels : dict of str to array of shape (R, 3)
-        Panel title to the percentiles at the R recordings.
-    axes : sequence of matplotlib axes, optional
-        One per panel; by default a row of panels sharing the y axis.
-    """
-    axes = _axes(axes, len(panels), (3.3 * len(panels), 2.8), sharey=True)
-    for ax, (title, p) in zip(axes, panels.items()):
-        p = onp.asarray(p)
-        if p.shape != (len(steps), 3):
-            raise ValueError(
-                f"{title!r}: expected shape ({len(steps)}, 3), got {p.shape}"
-            )
-        for column, (label, style) in zip(p.T, PERCENTILE_STYLES):
-            ax.plot(steps, column, style, color="black", linewidth=1, label=label)
-        ax.set(title=title, xlabel="training steps", ylabel="sigmoid input")
-        ax.grid(True)
-    axes[0].legend(fontsize=7)
-    return axes
 
 
 def _check_landscape(frame: pd.DataFrame, name: str) -> None:

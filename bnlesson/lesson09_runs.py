@@ -1,10 +1,10 @@
 r"""Lesson 09's training runs: what the instruments of :mod:`bnlesson.lesson09` record.
 
-* :func:`train_watching` trains one network of lesson 06's kind with SGD
+* :func:`train_watching` trains one network of lesson 07's kind with SGD
   and records, at regular steps, the test accuracy, the percentiles of one
   hidden layer's sigmoid inputs (one step earlier too) and, optionally, the
   loss landscape along the gradient. It returns a :class:`Watch`.
-* :func:`instability` turns those percentiles into lesson 06's drift
+* :func:`instability` turns those percentiles into lesson 07's drift
   :math:`D` over three spans of time.
 * :func:`train_early` follows the first steps of training from inside:
   the update-to-weight ratio of every layer and the saturated sigmoids.
@@ -75,7 +75,7 @@ class Watch:
 
 
 def _start(net, probe, lr: float, device):
-    """Initialize `net` as lesson 06 does; return the device-side probe and trainer."""
+    """Initialize `net` as lesson 07 does; return the device-side probe and trainer."""
     require_np()
     device = d2l.try_gpu() if device is None else device
     trainer, loss = sgd_setup(net, lr, device)
@@ -154,7 +154,7 @@ def _watch(name: str, rows: list, probes: list, seconds: float) -> Watch:
 
 
 def instability(watch: Watch) -> pd.DataFrame:
-    r"""Lesson 06's drift :math:`D` of every unit, over three spans of time.
+    r"""Lesson 07's drift :math:`D` of every unit, over three spans of time.
 
     :func:`bnlesson.lesson07.drift` compares two recordings of a unit's
     percentiles. Here it is taken between
@@ -162,7 +162,7 @@ def instability(watch: Watch) -> pd.DataFrame:
     * ``one step``: each recording and the step before it, averaged over
       the recordings;
     * ``one interval``: consecutive recordings, averaged;
-    * ``whole run``: the first and the last recording (lesson 06's).
+    * ``whole run``: the first and the last recording (lesson 07's).
 
     Returns
     -------

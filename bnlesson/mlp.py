@@ -3,7 +3,7 @@ r"""The paper's fully connected sigmoid network, and the inputs of its sigmoids.
 Ioffe and Szegedy (2015, section 4.1) train three hidden layers of 100
 sigmoid units on MNIST; :func:`mlp` builds that network with or without
 batch norm, and :func:`sigmoid_input` reads what a hidden layer's sigmoids
-receive. Lesson 06 (:mod:`bnlesson.lesson07`) and lesson 09 use them.
+receive. Lesson 07 (:mod:`bnlesson.lesson07`) and lesson 09 use them.
 """
 
 from __future__ import annotations

@@ -1,9 +1,12 @@
 r"""What the Figure 1 recording saw, and how far a unit's input distribution drifted.
 
-:func:`bnlesson.lesson07.train_recording` returns a :class:`Recording`: the
-test accuracy, the training loss and the 15th, 50th and 85th percentiles of
-some sigmoid inputs, at recorded steps. :func:`drift` measures how far those
-percentiles moved between the first and the last recording (lesson 06).
+:func:`bnlesson.lesson07.train_recording` (lesson 07's recording loop) keeps
+one row per recording and turns the rows into a :class:`Recording`
+(:meth:`Recording.from_rows`): the test accuracy, the training loss and the
+15th, 50th and 85th percentiles of every sigmoid input of the last hidden
+layer, at recorded steps. :func:`check_loss` stops a run whose loss is no
+longer finite; :func:`drift` measures how far the percentiles moved between
+the first and the last recording.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from dataclasses import dataclass, field
 
 import numpy as onp
 import pandas as pd
+
+from .divergence import diverged
 
 #: The percentiles the paper plots: a low one, the median and a high one.
 PERCENTILES = (15, 50, 85)
@@ -37,14 +42,16 @@ class Recording:
         The recorded units of the layer, in the order of axis 1 above.
     layer : int
         The hidden layer the units belong to (-1: the last).
-    lr, batch_size : float, int
-        The run's learning rate and training batch size.
+    lr : float
+        The run's learning rate.
     seconds : float
         Wall time of the whole run, recordings included.
     record_seconds : float
         The part of `seconds` spent recording.
     name : str, optional
         A label for plots and tables.
+    num_steps : int
+        The training steps of the whole run.
     """
 
     steps: onp.ndarray
@@ -54,11 +61,28 @@ class Recording:
     units: tuple
     layer: int = -1
     lr: float = math.nan
-    batch_size: int = 0
     seconds: float = 0.0
     record_seconds: float = 0.0
     name: str | None = None
     num_steps: int = field(default=0)
+
+    @classmethod
+    def from_rows(cls, rows: list, **info) -> Recording:
+        """A Recording from rows ``(step, test_acc, loss, percentiles)``.
+
+        Each row's percentiles have shape ``(U, 3)``, one row per unit of the
+        layer (:func:`column_percentiles`); `info` sets the other fields
+        (``name``, ``lr``, ``seconds``, ...). Raises a ValueError for no rows.
+        """
+        if not rows:
+            raise ValueError("a Recording needs at least one recorded row")
+        steps, acc, loss, percentiles = zip(*rows)
+        percentiles = onp.stack(percentiles)
+        return cls(
+            steps=onp.array(steps, dtype=int), test_acc=onp.array(acc),
+            loss=onp.array(loss), percentiles=percentiles,
+            units=tuple(range(percentiles.shape[1])), **info,
+        )  # fmt: skip
 
     @property
     def overhead(self) -> float:
@@ -80,6 +104,14 @@ class Recording:
         """Return :func:`drift` of every recorded unit, shape ``(U,)``."""
         return drift(self.percentiles, part)
 
+    def typical_unit(self, part: str = "total") -> int:
+        """The unit whose :func:`drift` is the median of all recorded units'.
+
+        With an even number of units, the upper of the two middle ones.
+        """
+        d = self.drift(part)
+        return self.units[int(onp.argsort(d, kind="stable")[len(d) // 2])]
+
     def to_frame(self, unit: int | None = None) -> pd.DataFrame:
         """Return one row per recording (index ``step``): test_acc, loss, and,
         for a `unit`, its columns ``p15``, ``p50``, ``p85``."""
@@ -95,6 +127,21 @@ class Recording:
 
 #: The parts of :func:`drift`: the shift of the median, the change of the width, both.
 DRIFT_PARTS = ("median", "width", "total")
+
+
+def check_loss(mean_loss: float, *, lr: float, step: int, rows: list,
+               has_batch_norm: bool | None = None) -> float:  # fmt: skip
+    """Return `mean_loss` if it is finite, else raise TrainingDiverged.
+
+    The error names the `step` and carries the `rows` recorded so far as a
+    :class:`Recording` (None when there are none) for plotting.
+    """
+    if math.isfinite(mean_loss):
+        return mean_loss
+    history = Recording.from_rows(rows, lr=lr) if rows else None
+    raise diverged(
+        mean_loss, lr, step=step, history=history, has_batch_norm=has_batch_norm
+    )
 
 
 def column_percentiles(values: onp.ndarray) -> onp.ndarray:

@@ -1,7 +1,7 @@
 r"""The training set-up every loop of the package shares, and its argument checks.
 
 :func:`bnlesson.train.train` (lessons 03-05), the Figure 1 recording
-(lesson 06), lesson 09's watched runs and the benchmark all start the same
+(lesson 07), lesson 09's watched runs and the benchmark all start the same
 way: the network gets fresh Xavier weights and fresh moving statistics on
 the device (:func:`initialize`), and is trained by minibatch SGD on the
 softmax cross-entropy loss, each step updating every parameter :math:`w` by

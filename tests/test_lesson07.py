@@ -1,9 +1,12 @@
 """bnlesson.lesson07: the paper's sigmoid MLP, the recording loop and the drift measure.
 
-Everything runs on a tiny network (hidden layers of 6, 5 and 4 units, 3
-classes) and tiny generated data, so the whole module takes seconds.
+Most tests run a tiny network (hidden layers of 6, 5 and 4 units, 3 classes)
+on tiny generated data; the notebook's loop is checked against the package's
+on a slice of the real Fashion-MNIST with the paper's network. The whole
+module takes seconds.
 """
 
+import inspect
 import math
 
 import numpy as onp
@@ -11,9 +14,9 @@ import pandas as pd
 import pytest
 from mxnet import autograd, np
 from mxnet.gluon import nn
-from numpy.testing import assert_allclose
+from numpy.testing import assert_allclose, assert_array_equal
 
-from bnlesson import data, lesson02, set_seed
+from bnlesson import data, lesson02, lesson07, set_seed
 from bnlesson.divergence import TrainingDiverged
 from bnlesson.lesson07 import (
     PERCENTILES,
@@ -25,8 +28,10 @@ from bnlesson.lesson07 import (
     steps_to_reach,
     train_recording,
 )
+from bnlesson.recording import check_loss
 
 import tinymlp
+from nbutil import defined_names, definitions, notebook
 
 HIDDEN, CLASSES, FEATURES = tinymlp.HIDDEN, tinymlp.CLASSES, tinymlp.FEATURES
 
@@ -46,9 +51,64 @@ def run(tiny, norm="none", num_steps=7, every=3, lr=0.5, **kwargs):
     net = mlp(norm, hidden=HIDDEN, num_outputs=CLASSES)
     rec = train_recording(
         net, data.Batches(X, y, 10, shuffle=True), data.Batches(Xt, yt, 16),
-        Xt, num_steps, lr, every, **kwargs,
+        Xt, num_steps=num_steps, lr=lr, every=every, **kwargs,
     )  # fmt: skip
     return net, rec
+
+
+# --- the notebook's loop and the package's ---------------------------------
+
+PREAMBLE = (
+    "import itertools\nimport time\nfrom d2l import mxnet as d2l\n"
+    "from mxnet import autograd, np, npx\n"
+    "from bnlesson.lesson07 import sigmoid_input\n"
+    "from bnlesson.recording import Recording, check_loss, column_percentiles\n"
+    "from bnlesson.sgd import sgd_setup\nfrom bnlesson.train import evaluate_accuracy\n"
+)
+
+
+@pytest.fixture(scope="module")
+def lesson():
+    return definitions(notebook("07"), {"train_recording"}, PREAMBLE)
+
+
+@pytest.fixture(scope="module")
+def real_slice(real_data_dir):
+    """300 training and 100 test images of the real Fashion-MNIST."""
+    X, y = data.load_arrays("train", real_data_dir)
+    Xt, yt = data.load_arrays("test", real_data_dir)
+    return X[:300], y[:300], Xt[:100], yt[:100]
+
+
+def test_the_notebook_shows_the_loop_the_package_holds():
+    assert set(defined_names(notebook("07"))) == {"train_recording"}
+    source = notebook("07").read_text()
+    assert "## The recording loop" in source
+    assert (
+        '# Shown in notebooks/07_paper_figure_1.ipynb, cell "def train_recording"\n'
+        '# (section "The recording loop")'
+    ) in inspect.getsource(lesson07)
+
+
+@pytest.mark.parametrize("norm", ["none", "gluon"])
+def test_notebook_and_package_loops_record_the_same(lesson, real_slice, norm):
+    X, y, Xt, yt = real_slice
+    recordings = []
+    for loop in (lesson["train_recording"], train_recording):
+        set_seed(0)
+        batches = data.Batches(X, y, 60, shuffle=True, seed=0)  # 5 per epoch
+        recordings.append(loop(
+            mlp(norm), batches, data.Batches(Xt, yt, 50), Xt, num_steps=12,
+            lr=0.5, every=5, name=norm,
+        ))  # fmt: skip
+    shown, package = recordings
+    assert list(shown.steps) == list(package.steps) == [5, 10, 12]
+    for field in ("test_acc", "loss", "percentiles"):
+        assert_array_equal(getattr(shown, field), getattr(package, field))
+    assert shown.percentiles.shape == (3, 100, 3)
+    assert (shown.units, shown.name, shown.lr, shown.num_steps) == (
+        package.units, norm, 0.5, 12,
+    )  # fmt: skip
 
 
 # --- mlp -------------------------------------------------------------------
@@ -100,14 +160,15 @@ def test_mlp_refuses_bad_arguments(kwargs, match):
 
 @pytest.mark.parametrize(
     "num_steps, every, steps",
-    [(10, 4, [4, 8, 10]), (12, 4, [4, 8, 12]), (3, 5, [3]), (5, 1, [1, 2, 3, 4, 5]),
-     (5, None, [])],
+    [(10, 4, [4, 8, 10]), (12, 4, [4, 8, 12]), (3, 5, [3]), (5, 1, [1, 2, 3, 4, 5])],
 )  # fmt: skip
 def test_record_steps(num_steps, every, steps):
     assert record_steps(num_steps, every) == steps
 
 
-@pytest.mark.parametrize("num_steps, every", [(0, 1), (5, 0), (5, 1.5), (True, 1)])
+@pytest.mark.parametrize(
+    "num_steps, every", [(0, 1), (5, 0), (5, 1.5), (True, 1), (5, None)]
+)
 def test_record_steps_refuses_bad_counts(num_steps, every):
     with pytest.raises(ValueError, match="positive integer"):
         record_steps(num_steps, every)
@@ -123,7 +184,7 @@ def test_records_at_the_right_steps(tiny, norm):
     assert list(rec.steps) == [8, 16, 20] and rec.num_steps == 20
     assert rec.test_acc.shape == rec.loss.shape == (3,)
     assert rec.percentiles.shape == (3, HIDDEN[-1], 3)
-    assert rec.units == (0, 1, 2, 3) and rec.batch_size == 10
+    assert rec.units == (0, 1, 2, 3) and rec.lr == 0.5
     assert onp.all((rec.test_acc >= 0) & (rec.test_acc <= 1))
     assert onp.all(onp.isfinite(rec.loss)) and onp.all(rec.loss > 0)
     assert onp.all(onp.diff(rec.percentiles, axis=2) >= 0), "15th <= 50th <= 85th"
@@ -139,7 +200,7 @@ def test_recording_the_same_scratch_net_again_repeats_the_first_run(tiny):
         set_seed(0)
         rec = train_recording(
             net, data.Batches(X, y, 10, shuffle=True), data.Batches(Xt, yt, 16),
-            Xt, 9, 0.5, 3,
+            Xt, num_steps=9, lr=0.5, every=3,
         )  # fmt: skip
         recordings.append((rec.test_acc.tolist(), rec.percentiles.tolist()))
     assert recordings[1] == recordings[0]
@@ -172,7 +233,7 @@ def by_hand(net, X, upto):
 
 @pytest.mark.parametrize("norm", ["none", "gluon"])
 def test_percentiles_are_those_of_the_sigmoid_input_on_the_probe(tiny, norm):
-    net, rec = run(tiny, norm, num_steps=12, every=5, units=(3, 0, 2))
+    net, rec = run(tiny, norm, num_steps=12, every=5)
     probe = tiny[2]
     last_sigmoid = [i for i, b in enumerate(net) if isinstance(b, nn.Activation)][-1]
     z = by_hand(net, probe, last_sigmoid)
@@ -180,11 +241,10 @@ def test_percentiles_are_those_of_the_sigmoid_input_on_the_probe(tiny, norm):
         assert not onp.allclose(net[1].running_mean.data().asnumpy(), 0)
     got = sigmoid_input(net, np.array(probe)).asnumpy()
     assert_allclose(got, z, rtol=1e-4, atol=1e-5)
-    expected = onp.percentile(z[:, [3, 0, 2]], PERCENTILES, axis=0).T
+    expected = onp.percentile(z, PERCENTILES, axis=0).T
     # the last recording is taken after the last step: the net as it is now
     assert_allclose(rec.percentiles[-1], expected, rtol=1e-4, atol=1e-5)
-    assert_allclose(rec.unit_percentiles(0), rec.percentiles[:, 1])
-    assert_allclose(rec.drift("width"), drift(rec.percentiles, "width"))
+    assert_allclose(rec.unit_percentiles(2)[-1], expected[2], rtol=1e-4, atol=1e-5)
 
 
 def test_sigmoid_input_of_another_layer_and_in_training(tiny):
@@ -197,20 +257,10 @@ def test_sigmoid_input_of_another_layer_and_in_training(tiny):
     assert_allclose(z.asnumpy(), by_hand(net, tiny[2], first), rtol=1e-4, atol=1e-5)
 
 
-def test_no_recording_only_times(tiny):
-    _, rec = run(tiny, num_steps=4, every=None)
-    assert rec.steps.size == 0 and rec.percentiles.shape == (0, HIDDEN[-1], 3)
-    assert rec.record_seconds == 0 and rec.seconds > 0
-
-
-def test_overhead_and_time_per_step_by_hand():
-    rec = Recording(
-        steps=onp.array([5]), test_acc=onp.array([0.5]), loss=onp.array([1.0]),
-        percentiles=onp.zeros((1, 1, 3)), units=(0,), seconds=10.0,
-        record_seconds=2.0, num_steps=400,
-    )  # fmt: skip
-    assert rec.overhead == 10 / 8  # 10 s in all, 8 of them training
-    assert rec.ms_per_step == 20.0  # 8 s over 400 steps
+def test_the_recordings_are_timed_apart_from_the_training(tiny):
+    _, rec = run(tiny, num_steps=6, every=2)
+    assert 0 < rec.record_seconds < rec.seconds
+    assert rec.overhead > 1 and rec.ms_per_step > 0
 
 
 def test_a_diverging_run_names_the_step_and_keeps_the_recordings(tiny):
@@ -221,13 +271,13 @@ def test_a_diverging_run_names_the_step_and_keeps_the_recordings(tiny):
     net = mlp("none", hidden=HIDDEN, num_outputs=CLASSES)
     with pytest.raises(TrainingDiverged) as err:
         train_recording(net, data.Batches(broken, y, 10), data.Batches(Xt, yt, 16),
-                        Xt, 12, 0.5, 2)  # fmt: skip
+                        Xt, num_steps=12, lr=0.5, every=2)  # fmt: skip
     diverged = err.value
     # recorded after steps 2 and 4; the mean loss of steps 5-6 is NaN
     assert (diverged.step, diverged.epoch, diverged.lr) == (6, None, 0.5)
     assert str(diverged).startswith(
         "the training loss became nan by step 6 at learning rate 0.5: Lower the "
-        "learning rate (try 0.05) or add batch normalization"
+        "learning rate (try 0.05)."
     )
     assert list(diverged.history.steps) == [2, 4]
     assert onp.isfinite(diverged.history.loss).all()
@@ -257,8 +307,6 @@ def test_to_frame_and_steps_to_reach():
     [({"num_steps": 0}, "num_steps must be a positive integer"),
      ({"every": 0}, "every must be a positive integer"),
      ({"lr": 0.0}, "lr must be a positive"), ({"lr": -1.0}, "lr must be a positive"),
-     ({"units": (4,)}, "from 0 to 3"), ({"units": ()}, "at least one unit"),
-     ({"units": (1, 1)}, "must not repeat"), ({"layer": 3}, "0 to 2, or -1"),
      ({"probe": onp.zeros((0, FEATURES), onp.float32)}, "at least one input")],
 )  # fmt: skip
 def test_train_recording_refuses_bad_arguments(tiny, kwargs, match):
@@ -271,9 +319,10 @@ def test_train_recording_refuses_bad_arguments(tiny, kwargs, match):
 
 def test_train_recording_refuses_an_empty_training_set(tiny):
     X, y, Xt, yt = tiny
-    with pytest.raises(ValueError, match="no batches"):
+    with pytest.raises(ValueError, match="train_iter is empty"):
         train_recording(mlp(hidden=HIDDEN, num_outputs=CLASSES), [],
-                        data.Batches(Xt, yt, 16), Xt, 3, 0.5, 1)  # fmt: skip
+                        data.Batches(Xt, yt, 16), Xt, num_steps=3, lr=0.5,
+                        every=1)  # fmt: skip
 
 
 def test_a_net_without_sigmoids_is_refused(tiny):
@@ -281,6 +330,41 @@ def test_a_net_without_sigmoids_is_refused(tiny):
     net.add(nn.Dense(3))
     with pytest.raises(ValueError, match="no sigmoid"):
         sigmoid_input(net, np.zeros((2, 4)))
+    X, y, Xt, yt = tiny
+    with pytest.raises(ValueError, match="no sigmoid"):
+        train_recording(net, data.Batches(X, y, 10), data.Batches(Xt, yt, 16), Xt,
+                        num_steps=3, lr=0.5, every=1)  # fmt: skip
+
+
+# --- Recording: rows, the typical unit, a diverged loss ----------------------
+
+
+def test_from_rows_stacks_the_rows_unit_by_unit():
+    p1 = onp.array([[-1.0, 0.0, 1.0], [2.0, 3.0, 4.0]])  # two units
+    rec = Recording.from_rows([(5, 0.5, 2.0, p1), (10, 0.7, 1.0, p1 + 1)], lr=0.1)
+    assert list(rec.steps) == [5, 10] and rec.units == (0, 1) and rec.lr == 0.1
+    assert list(rec.unit_percentiles(1)[:, 1]) == [3.0, 4.0]
+    assert list(rec.test_acc) == [0.5, 0.7] and list(rec.loss) == [2.0, 1.0]
+    with pytest.raises(ValueError, match="at least one recorded row"):
+        Recording.from_rows([])
+
+
+def test_the_typical_unit_has_the_median_drift_of_its_own_run():
+    # first width 2 for every unit; the medians move by 0, 4, 1, 3, 2 widths
+    first = onp.tile([-1.0, 0.0, 1.0], (5, 1))
+    moves = onp.array([0.0, 4.0, 1.0, 3.0, 2.0]) * 2
+    last = first + moves[:, None]
+    rec = Recording.from_rows([(1, 0.5, 1.0, first), (2, 0.6, 1.0, last)])
+    assert_allclose(rec.drift(), [0, 4, 1, 3, 2])
+    assert rec.typical_unit() == 4  # drift 2, the middle of 0..4
+
+
+def test_check_loss_passes_a_finite_loss_and_stops_a_nan():
+    assert check_loss(0.25, lr=0.5, step=3, rows=[]) == 0.25
+    row = (2, 0.4, 1.5, onp.array([[-1.0, 0.0, 1.0]]))
+    with pytest.raises(TrainingDiverged, match="by step 4") as err:
+        check_loss(math.inf, lr=0.5, step=4, rows=[row])
+    assert list(err.value.history.steps) == [2] and err.value.step == 4
 
 
 # --- drift -----------------------------------------------------------------

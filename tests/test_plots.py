@@ -220,46 +220,62 @@ def test_bars_group_by_x_one_container_per_hue():
 # --- plot_paper_figure1 ----------------------------------------------------
 
 
-def figure1_runs():
-    from bnlesson.lesson07 import Recording
-
-    def rec(acc, spread, name=None):
-        steps = onp.array([100, 200, 300])
-        mid = onp.array([0.0, 0.5, 1.0]) * spread
-        # units 0 and 3: unit 3 sits 10 higher than unit 0
-        p = onp.stack([mid - spread, mid, mid + spread], axis=-1)
-        p = onp.stack([p, p + 10], axis=1)
-        return Recording(steps=steps, test_acc=onp.array(acc), loss=onp.ones(3),
-                         percentiles=p, units=(0, 3), name=name)  # fmt: skip
-
-    return rec([0.5, 0.6, 0.7], 2.0), rec([0.7, 0.8, 0.9], 0.5, name="BN")
+def figure1_data():
+    steps = [100, 1000, 10000]
+    accuracy = {"without BN": [0.5, 0.6, 0.7], "with BN": [0.7, 0.8, 0.9]}
+    mid = onp.array([0.0, 0.5, 1.0])
+    panels = {
+        "without BN, unit 3": onp.stack([mid - 2, mid, mid + 2], axis=-1),
+        "with BN, unit 8": onp.stack([mid - 0.5, mid, mid + 0.5], axis=-1) + 10,
+    }
+    return steps, accuracy, panels
 
 
 def test_paper_figure1_three_panels():
-    plain, bn = figure1_runs()
-    a, b, c = plots.plot_paper_figure1(plain, bn, unit=3)
-    assert [line.get_label() for line in a.get_lines()] == ["without BN", "BN"]
+    steps, accuracy, panels = figure1_data()
+    a, b, c = plots.plot_paper_figure1(steps, accuracy, panels)
+    labels = [line.get_label() for line in a.get_lines()]
+    assert labels == ["without BN", "with BN", "chance"]
     assert list(a.get_lines()[1].get_ydata()) == [0.7, 0.8, 0.9]
-    assert list(a.get_lines()[0].get_xdata()) == [100, 200, 300]
-    for ax, spread in ((b, 2.0), (c, 0.5)):
+    assert list(a.get_lines()[2].get_ydata()) == [0.1, 0.1]
+    assert a.get_ylim() == (0, 1)
+    for ax, spread, shift in ((b, 2.0, 0), (c, 0.5, 10)):
         lines = ax.get_lines()
-        assert [line.get_label() for line in lines] == ["15th", "50th", "85th"]
-        mid = 10 + onp.array([0.0, 0.5, 1.0]) * spread
-        assert_allclose(lines[1].get_ydata(), mid)
+        assert [line.get_label() for line in lines] == ["15th", "50th (median)", "85th"]
+        assert_allclose(lines[1].get_ydata(), shift + onp.array([0.0, 0.5, 1.0]))
         assert_allclose(lines[2].get_ydata() - lines[0].get_ydata(), 2 * spread)
     assert b.get_ylim() == c.get_ylim(), "(b) and (c) share their scale"
-    assert "without BN" in b.get_title() and "with BN" in c.get_title()
-    assert all(ax.get_xlabel() == "training steps" for ax in (a, b, c))
+    low, high = b.get_ylim()
+    assert low < -2 and high > 11.5, "no line is cut off"
+    assert b.get_title() == "(b) without BN, unit 3"
+    assert c.get_title() == "(c) with BN, unit 8"
+    assert all(ax.get_xscale() == "log" for ax in (a, b, c))
+    assert all("training steps" in ax.get_xlabel() for ax in (a, b, c))
+    assert b.get_ylabel() == c.get_ylabel() == "sigmoid input (pre-activation)"
 
 
-def test_paper_figure1_given_axes_and_bad_unit():
-    plain, bn = figure1_runs()
+def test_paper_figure1_refuses_mismatched_data():
+    steps, accuracy, panels = figure1_data()
     _, axes = plt.subplots(3, 1)
-    assert list(plots.plot_paper_figure1(plain, bn, axes=axes)) == list(axes)
-    with pytest.raises(ValueError, match="was not recorded"):
-        plots.plot_paper_figure1(plain, bn, unit=1)
+    got = plots.plot_paper_figure1(steps, accuracy, panels, axes=axes)
+    assert list(got) == list(axes)
     with pytest.raises(ValueError, match="three axes"):
-        plots.plot_paper_figure1(plain, bn, axes=axes[:2])
+        plots.plot_paper_figure1(steps, accuracy, panels, axes=axes[:2])
+    with pytest.raises(ValueError, match="2 accuracies for 3 steps"):
+        plots.plot_paper_figure1(steps, {"x": [0.1, 0.2]}, panels)
+    with pytest.raises(ValueError, match="two panels"):
+        plots.plot_paper_figure1(steps, accuracy, {"x": panels["with BN, unit 8"]})
+    with pytest.raises(ValueError, match="expected shape"):
+        plots.plot_paper_figure1(steps[:2], {}, panels)
+
+
+def test_percentiles_share_one_range_on_axes_given_by_the_caller():
+    # the shared function of lessons 07 and 09: no sharey from subplots here
+    _, axes = plt.subplots(1, 2)
+    p = onp.array([[-1.0, 0.0, 1.0], [-2.0, 0.5, 3.0]])
+    plots.plot_percentiles([1, 2], {"a": p, "b": p * 4}, axes=axes)
+    assert axes[0].get_ylim() == axes[1].get_ylim()
+    assert axes[0].get_ylim()[1] > 12 and axes[0].get_xscale() == "linear"
 
 
 def test_the_plots_import_nothing_else_from_the_package():

@@ -1,6 +1,6 @@
 """A tiny stand-in for the Figure 1 network and its data, for fast tests.
 
-Lesson 06 (Figure 1) and lesson 09 train the same kind of MLP; their tests
+Lesson 07 (Figure 1) and lesson 09 train the same kind of MLP; their tests
 shrink it to these sizes and to 120 generated examples whose class is the
 index of the largest of the first three features, which the MLP can learn.
 """

@@ -10,6 +10,7 @@ dicts, or objects with list attributes (a training run's ``loss``,
 :mod:`.curves`             learning curves, gamma and beta, sample images
 :mod:`.tables`             a table of runs: a sweep's curves, grouped bars
 :mod:`.figure1`            the paper's Figure 1 from two recordings
+:mod:`.percentiles`        a unit's input percentiles over training
 :mod:`.bench`              the benchmark's report as bars
 :mod:`.cost`               lesson 04: cost per epoch beside test accuracy
 =========================  ==================================================
@@ -22,9 +23,11 @@ from .bench import plot_bench
 from .cost import plot_cost
 from .curves import FIGSIZE, FMTS, METRICS, plot_curves, plot_gamma_beta, show_images
 from .figure1 import plot_paper_figure1
+from .percentiles import plot_percentiles
 from .tables import plot_bars, plot_sweep
 
 __all__ = [
-    "FIGSIZE", "FMTS", "METRICS", "plot_bars", "plot_bench", "plot_cost", "plot_curves",
-    "plot_gamma_beta", "plot_paper_figure1", "plot_sweep", "show_images",
+    "FIGSIZE", "FMTS", "METRICS", "plot_bars", "plot_bench", "plot_cost",
+    "plot_curves", "plot_gamma_beta", "plot_paper_figure1", "plot_percentiles",
+    "plot_sweep", "show_images",
 ]  # fmt: skip

@@ -15,6 +15,7 @@ from mxnet.gluon import nn
 from numpy.testing import assert_allclose
 
 from bnlesson import lesson05
+
 from nbutil import defined_names, definitions, notebook
 
 PREAMBLE = "from mxnet import autograd, np\n"

@@ -178,9 +178,7 @@ def grid_table():
 
 def test_sweep_one_line_per_hue_sorted_with_crosses_for_diverged_runs():
     ax = plots.plot_sweep(grid_table(), x="lr", hue="norm", chance=0.1)
-    lines = [
-        ln for ln in ax.get_lines() if ln.get_label() in ("none", "gluon")
-    ]
+    lines = [ln for ln in ax.get_lines() if ln.get_label() in ("none", "gluon")]
     assert [ln.get_label() for ln in lines] == ["none", "gluon"]
     assert ax.get_legend().get_title().get_text() == "norm"
     assert list(lines[0].get_xdata()) == [0.1, 1.0], "sorted by lr, diverged left out"

@@ -1,9 +1,13 @@
-r"""Batch-statistics noise and stale moving statistics (lesson 05), and grids.
+r"""Running statistics (lesson 05): modes, update conventions, refreshing.
 
-:func:`refresh_running_stats` recomputes the moving statistics of a trained
-network for its final weights, and :func:`batch_statistics` measures how far
-the statistics of one batch stray from those of the whole data set, per
-batch size: the noise batch norm adds in training mode.
+The code of ``notebooks/05_running_statistics.ipynb``; a comment above each
+definition the notebook shows names its cell. :func:`accuracy_in_training_mode`
+classifies in training mode (the "forgot to switch modes" bug),
+:func:`torch_update` and :func:`d2l_update` are PyTorch's and the d2l book's
+running-statistics rules, :func:`refresh_running_stats` recomputes the
+running statistics of a trained network for its final weights, and
+:func:`batch_statistics` (used by lesson 06) measures how far the statistics
+of one batch stray from those of the whole data set, per batch size.
 
 The grids of training runs the lesson compares settings with live in
 :mod:`bnlesson.grid` (:func:`run_grid`) and :mod:`bnlesson.runplan`
@@ -25,12 +29,56 @@ from .runplan import label, runs
 __all__ = [
     "RESULT_COLUMNS",
     "RunFailed",
+    "accuracy_in_training_mode",
     "batch_statistics",
+    "d2l_update",
     "label",
     "refresh_running_stats",
     "run_grid",
     "runs",
+    "torch_update",
 ]
+
+
+# 05_running_statistics.ipynb, In [8]
+def accuracy_in_training_mode(net, X, y, batch_size):
+    """Accuracy of `net` on NumPy arrays `X`, `y`, classified in training mode.
+
+    Batch norm then normalizes with each batch's own statistics; nothing is
+    recorded, so the running statistics stay as they are.
+    """
+    correct = 0
+    with autograd.train_mode():  # batch statistics, nothing recorded
+        for i in range(0, len(X), batch_size):
+            y_hat = net(np.array(X[i : i + batch_size])).argmax(axis=1)
+            correct += int((y_hat.asnumpy() == y[i : i + batch_size]).sum())
+    return correct / len(X)
+
+
+# 05_running_statistics.ipynb, In [15]
+def torch_update(running_mean, running_var, X, momentum=0.1):
+    r"""PyTorch's running-statistics update for a dense batch `X` of n rows.
+
+    .. math:: r \leftarrow (1 - m)\,r + m\,s,
+
+    with :math:`s` the batch mean and the *unbiased* batch variance
+    :math:`\frac{1}{n-1}\sum (x - \mu_B)^2`.
+    """
+    n = X.shape[0]  # dense input: one statistic from n values
+    mean, var = X.mean(axis=0), X.var(axis=0) * n / (n - 1)  # unbiased
+    return ((1 - momentum) * running_mean + momentum * mean,
+            (1 - momentum) * running_var + momentum * var)  # fmt: skip
+
+
+# 05_running_statistics.ipynb, In [15]
+def d2l_update(running_mean, running_var, X, momentum=0.1):
+    r"""The d2l book's update, :math:`r \leftarrow (1 - m)\,r + m\,s`.
+
+    Like :func:`torch_update`, but with the biased batch variance.
+    """
+    mean, var = X.mean(axis=0), X.var(axis=0)  # biased
+    return ((1 - momentum) * running_mean + momentum * mean,
+            (1 - momentum) * running_var + momentum * var)  # fmt: skip
 
 
 def refresh_running_stats(net, data_iter: Iterable, num_batches: int = 50) -> None:
@@ -81,16 +129,21 @@ def _layer_inputs(net, layer, X):
 
 
 def _per_example_moments(net, layer, X, batch_size: int = 500) -> tuple:
-    """Each example's per-channel mean of x and of x*x, as NumPy (n, C) arrays."""
-    means, squares = [], []
+    """Each example's per-channel mean of x and of x*x, as NumPy (n, C) arrays.
+
+    Also the number of values each example gives a channel: height x width
+    after a convolution, 1 after a dense layer.
+    """
+    means, squares, values = [], [], 1
     with autograd.pause(train_mode=False):
         for start in range(0, len(X), batch_size):
             Z = _layer_inputs(net, layer, np.array(X[start : start + batch_size]))
             axes = tuple(range(2, Z.ndim))  # spatial axes of a conv output
+            values = math.prod(Z.shape[2:])
             Z = Z.asnumpy().astype(onp.float64)
             means.append(Z.mean(axis=axes) if axes else Z)
             squares.append((Z * Z).mean(axis=axes) if axes else Z * Z)
-    return onp.concatenate(means), onp.concatenate(squares)
+    return onp.concatenate(means), onp.concatenate(squares), values
 
 
 def batch_statistics(
@@ -115,8 +168,11 @@ def batch_statistics(
             \sigma_{B,c}^2 / \sigma_c^2,
 
     and ``var_ratio_spread``, the standard deviation of that ratio. For
-    independent values, ``mean_error`` is :math:`1/\sqrt{b}` and
-    ``var_ratio`` is :math:`(b - 1)/b` (the biased variance's shortfall).
+    independent values, ``mean_error`` is :math:`1/\sqrt{b\,v}`, where
+    :math:`v` is the number of values one example gives a channel
+    (:math:`v = H W` after a convolution, 1 after a dense layer), and
+    ``var_ratio`` is :math:`(b - 1)/b` for a dense layer (the biased
+    variance's shortfall).
 
     Parameters
     ----------
@@ -138,7 +194,9 @@ def batch_statistics(
     -------
     pandas.DataFrame
         Indexed by ``batch_size``; columns ``mean_error``, ``var_ratio``,
-        ``var_ratio_spread`` and ``mean_error_iid`` (:math:`1/\sqrt{b}`).
+        ``var_ratio_spread``, ``values_per_example`` (:math:`v`) and
+        ``mean_error_iid`` (:math:`1/\sqrt{b\,v}`, the error if all
+        :math:`b\,v` values were independent).
     """
     X = onp.asarray(X)
     if any(b < 2 or b > len(X) for b in batch_sizes):
@@ -146,10 +204,14 @@ def batch_statistics(
             f"batch sizes must be between 2 and len(X) = {len(X)}, not "
             f"{list(batch_sizes)}"
         )
-    means, squares, mu, var = _varying(*_per_example_moments(net, layer, X))
+    means, squares, values = _per_example_moments(net, layer, X)
+    means, squares, mu, var = _varying(means, squares)
     rng = onp.random.default_rng(seed)
     rows = [_noise(b, means, squares, mu, var, rng, num_batches) for b in batch_sizes]
-    return pd.DataFrame(rows).set_index("batch_size")
+    table = pd.DataFrame(rows).set_index("batch_size")
+    table["values_per_example"] = values
+    table["mean_error_iid"] = 1 / onp.sqrt(table.index.to_numpy() * values)
+    return table
 
 
 def _varying(means: onp.ndarray, squares: onp.ndarray) -> tuple:
@@ -176,5 +238,4 @@ def _noise(b: int, means, squares, mu, var, rng, num_batches: int) -> dict:
         "mean_error": float(onp.sqrt((((batch_mu - mu) ** 2) / var).mean())),
         "var_ratio": float(ratio.mean()),
         "var_ratio_spread": float(ratio.std()),
-        "mean_error_iid": 1 / math.sqrt(b),
     }

@@ -1,12 +1,21 @@
-"""Lesson 06: the LeNet variants that the design-choice questions compare."""
+"""Lesson 06: the LeNet variants that the design-choice questions compare.
+
+The code of ``notebooks/06_design_choices.ipynb``: the networks
+(:func:`lenet_variant`, :func:`relu_cnn`) and, with a comment naming the
+notebook cell each comes from, the measurements its grids take after each
+run (:func:`refreshed`, :func:`sigmoid_saturation`, :func:`diagnosed`).
+"""
 
 from __future__ import annotations
 
 from typing import Callable
 
+from mxnet import np
 from mxnet.gluon import nn
 
 from .lesson03 import _lenet_blocks
+from .lesson05 import refresh_running_stats
+from .train import evaluate_accuracy
 
 #: Activations :func:`lenet_variant` accepts (Gluon ``nn.Activation`` names).
 ACTIVATIONS = ("sigmoid", "relu")
@@ -132,3 +141,36 @@ def relu_cnn(batch_norm: bool = True) -> nn.HybridSequential:
         nn.Dense(10),
     )  # fmt: skip
     return net
+
+
+# 06_design_choices.ipynb, In [4]
+def refreshed(net, train_iter, test_iter):
+    """Test accuracy after refreshing the running statistics (50 batches)."""
+    refresh_running_stats(net, train_iter, num_batches=50)
+    return {"refreshed_acc": evaluate_accuracy(net, test_iter)}
+
+
+# 06_design_choices.ipynb, In [17]
+def sigmoid_saturation(net, X, margin=0.01):
+    r"""Share of the activation outputs of sequential `net` on `X` near 0 or 1.
+
+    Counts outputs :math:`\sigma` with :math:`|\sigma - 0.5| > 0.5 -` `margin`,
+    where the sigmoid's slope :math:`\sigma(1 - \sigma)` is below `margin`.
+    """
+    saturated = total = 0
+    for layer in net:  # the layers of a sequential net, in order
+        X = layer(X)
+        if isinstance(layer, nn.Activation):
+            saturated += int((abs(X - 0.5) > 0.5 - margin).sum())
+            total += X.size
+    return saturated / total
+
+
+# 06_design_choices.ipynb, In [18]
+def diagnosed(net, train_iter, test_iter):
+    """:func:`refreshed`, the saturation on a test batch, the output weights' RMS."""
+    X, _ = next(iter(test_iter))
+    W = net[-1].weight.data()  # the output layer, Dense(10)
+    return {**refreshed(net, train_iter, test_iter),
+            "saturated": sigmoid_saturation(net, X),
+            "output_weight_rms": float(np.sqrt((W * W).mean()))}  # fmt: skip

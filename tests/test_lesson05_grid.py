@@ -165,6 +165,7 @@ def test_batch_noise_of_independent_values_follows_theory():
     assert_allclose(noise["mean_error"], 1 / onp.sqrt(b), rtol=0.06)
     assert_allclose(noise["var_ratio"], (b - 1) / b, rtol=0.05)
     assert_allclose(noise["mean_error_iid"], 1 / onp.sqrt(b))
+    assert (noise["values_per_example"] == 1).all()
     assert noise["var_ratio_spread"].is_monotonic_decreasing
 
 
@@ -183,6 +184,19 @@ def test_batch_noise_of_a_conv_input_matches_a_direct_computation():
         ratios.append(batch.var(axis=(0, 2, 3)) / var)
     assert_allclose(noise.loc[4, "mean_error"], onp.sqrt(onp.mean(errors)), rtol=1e-4)
     assert_allclose(noise.loc[4, "var_ratio"], onp.mean(ratios), rtol=1e-4)
+
+
+def test_batch_noise_of_independent_pixels_counts_every_value_of_a_channel():
+    # each image gives a channel 4 x 4 = 16 values: with independent values
+    # the batch mean's error is 1/sqrt(16 b), not 1/sqrt(b)
+    X = onp.random.default_rng(3).normal(2.0, 3.0, (5000, 3, 4, 4))
+    net = first_layer_is_bn()
+    noise = batch_statistics(net, net[0], X.astype(onp.float32), [2, 8],
+                             num_batches=2000)  # fmt: skip
+    b = noise.index.to_numpy()
+    assert (noise["values_per_example"] == 16).all()
+    assert_allclose(noise["mean_error_iid"], 1 / onp.sqrt(16 * b))
+    assert_allclose(noise["mean_error"], 1 / onp.sqrt(16 * b), rtol=0.06)
 
 
 def test_batch_noise_skips_constant_channels_and_checks_arguments():

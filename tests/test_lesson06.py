@@ -1,7 +1,9 @@
 """Lesson 06's LeNet variants and the lecture's ReLU CNN: layers, order, biases."""
 
+import numpy as onp
 import pytest
 from mxnet import autograd
+from mxnet import np as mx_np
 from mxnet.gluon import nn
 from numpy.testing import assert_allclose
 from test_lesson03 import images, layer_names
@@ -124,3 +126,87 @@ def test_relu_cnn_is_the_pytorch_lecture_network():
     units = [b._units for b in net if isinstance(b, nn.Dense)]
     assert units == [120, 60, 10]
     assert net[4]._channels == 12
+
+
+# --- the measurements the notebook's grids take: notebook and package twins --
+
+TWINS = {"refreshed", "sigmoid_saturation", "diagnosed"}
+PREAMBLE = (
+    "from mxnet import np\nfrom mxnet.gluon import nn\n"
+    "from bnlesson.lesson05 import refresh_running_stats\n"
+    "from bnlesson.train import evaluate_accuracy\n"
+)
+
+
+@pytest.fixture(scope="module")
+def lesson():
+    from nbutil import definitions, notebook
+
+    return definitions(notebook("06"), TWINS, PREAMBLE)
+
+
+def sigmoid_net():
+    net = nn.HybridSequential()
+    net.add(nn.Dense(2, in_units=1), nn.Activation("sigmoid"), nn.Dense(3, in_units=2))
+    net.initialize()
+    net[0].weight.set_data(mx_np.array([[1.0], [100.0]], dtype="float32"))
+    return net
+
+
+@pytest.mark.parametrize("where", ["notebook", "package"])
+def test_sigmoid_saturation_counts_outputs_near_0_or_1(lesson, where):
+    from bnlesson import lesson06
+
+    saturation = (lesson["sigmoid_saturation"] if where == "notebook"
+                  else lesson06.sigmoid_saturation)  # fmt: skip
+    x = onp.array([[-3.0], [0.0], [0.5], [6.0]])
+    # by hand: sigmoid(x) and sigmoid(100 x), saturated when within 0.01 of 0/1
+    z = 1 / (1 + onp.exp(-onp.concatenate([x, 100 * x], axis=1)))
+    expected = float((onp.abs(z - 0.5) > 0.49).mean())
+    assert expected == 4 / 8  # sigmoid(6), and sigmoid(100 x) but at x = 0
+    X = mx_np.array(x, dtype="float32")
+    assert saturation(sigmoid_net(), X) == pytest.approx(expected)
+
+
+def grid_data():
+    from bnlesson.data import Batches
+
+    rng = onp.random.default_rng(0)
+    X = rng.normal(size=(64, 1, 28, 28)).astype(onp.float32)
+    y = rng.integers(0, 10, 64)
+    return Batches(X, y, 16, shuffle=False), Batches(X, y, 32, shuffle=False)
+
+
+def trained_lenet():
+    from bnlesson import set_seed
+
+    set_seed(0)
+    net = lenet("gluon")
+    net.initialize()
+    net(mx_np.zeros((1, 1, 28, 28)))  # Gluon infers the shapes
+    return net
+
+
+def test_refreshed_and_diagnosed_agree_with_the_notebook_and_by_hand(lesson):
+    from bnlesson import lesson06
+    from bnlesson.lesson05 import refresh_running_stats
+    from bnlesson.train import evaluate_accuracy
+
+    train_iter, test_iter = grid_data()
+    by_hand = trained_lenet()
+    refresh_running_stats(by_hand, train_iter, num_batches=50)
+    acc = evaluate_accuracy(by_hand, test_iter)
+    W = by_hand[-1].weight.data().asnumpy()
+    X = next(iter(test_iter))[0]
+    results = []
+    for diagnosed in (lesson["diagnosed"], lesson06.diagnosed):
+        results.append(diagnosed(trained_lenet(), train_iter, test_iter))
+    assert results[0] == results[1]
+    assert results[1]["refreshed_acc"] == acc
+    assert results[1]["output_weight_rms"] == pytest.approx(
+        float(onp.sqrt((W * W).mean())), rel=1e-6
+    )
+    assert results[1]["saturated"] == lesson06.sigmoid_saturation(by_hand, X)
+    assert lesson06.refreshed(trained_lenet(), train_iter, test_iter) == {
+        "refreshed_acc": acc
+    }

@@ -178,10 +178,9 @@ def grid_table():
 
 def test_sweep_one_line_per_hue_sorted_with_crosses_for_diverged_runs():
     ax = plots.plot_sweep(grid_table(), x="lr", hue="norm", chance=0.1)
-    lines = [
-        ln for ln in ax.get_lines() if ln.get_label() in ("norm=none", "norm=gluon")
-    ]
-    assert [ln.get_label() for ln in lines] == ["norm=none", "norm=gluon"]
+    lines = [ln for ln in ax.get_lines() if ln.get_label() in ("none", "gluon")]
+    assert [ln.get_label() for ln in lines] == ["none", "gluon"]
+    assert ax.get_legend().get_title().get_text() == "norm"
     assert list(lines[0].get_xdata()) == [0.1, 1.0], "sorted by lr, diverged left out"
     assert list(lines[0].get_ydata()) == [0.2, 0.5]
     assert list(lines[1].get_ydata()) == [0.7, 0.8, 0.75]
@@ -214,7 +213,8 @@ def test_bars_group_by_x_one_container_per_hue():
     assert heights[1] == [0.8, 0.7, 0.75], "in the x order of the table"
     assert ax.get_ylim() == (0, 1)
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert legend == ["norm=none", "norm=gluon"]
+    assert legend == ["none", "gluon"]
+    assert ax.get_legend().get_title().get_text() == "norm"
 
 
 # --- plot_paper_figure1 ----------------------------------------------------

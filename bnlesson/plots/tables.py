@@ -38,8 +38,9 @@ def plot_sweep(
     x, y : str
         Column names for the axes.
     hue : str, optional
-        Column whose values split the runs into lines, labelled
-        ``"<hue>=<value>"``.
+        Column whose values split the runs into lines, labelled by the
+        value, under a legend titled `hue`: give it words (e.g. a column
+        ``network`` with values ``"with batch norm"``).
     ax : matplotlib.axes.Axes, optional
         Where to draw; a new small figure when None.
     logx, logy : bool
@@ -60,7 +61,7 @@ def plot_sweep(
         rows = rows.sort_values(x)
         failed = rows["diverged"].astype(bool) if "diverged" in rows else None
         ok = rows if failed is None else rows[~failed]
-        name = y if hue is None else f"{hue}={key}"
+        name = y if hue is None else str(key)
         (line,) = ax.plot(ok[x], ok[y], fmt, label=name)
         if failed is not None and failed.any():
             bottom = chance if chance is not None else 0.0
@@ -72,7 +73,7 @@ def plot_sweep(
     ax.set_yscale("log" if logy else "linear")
     ax.set_xlabel(x)
     ax.set_ylabel(y)
-    ax.legend()
+    ax.legend(title=hue)
     ax.grid(True)
     return ax
 
@@ -93,7 +94,8 @@ def plot_bars(table, x: str, hue: str | None = None, y: str = "final_test_acc",
     x : str
         Column whose values name the groups along the x axis.
     hue : str, optional
-        Column whose values are the bars of each group, with a legend.
+        Column whose values are the bars of each group, in a legend titled
+        `hue` that names each bar by its value.
     y : str
         Column with the bar heights.
     ax : matplotlib.axes.Axes, optional
@@ -117,13 +119,13 @@ def plot_bars(table, x: str, hue: str | None = None, y: str = "final_test_acc",
         heights = rows.groupby(x, sort=False)[y].mean().reindex(groups)
         offsets = onp.arange(len(groups)) + (i - (len(bars) - 1) / 2) * width
         ax.bar(offsets, heights.to_numpy(dtype=float), width,
-               label=y if key is None else f"{hue}={key}")  # fmt: skip
+               label=y if key is None else str(key))  # fmt: skip
     ax.set_xticks(onp.arange(len(groups)))
     ax.set_xticklabels([str(g) for g in groups], rotation=30, ha="right")
     ax.set_xlabel(x)
     ax.set_ylabel(y)
     if ylim is not None:
         ax.set_ylim(*ylim)
-    ax.legend()
+    ax.legend(title=hue)
     ax.grid(True, axis="y")
     return ax

@@ -32,6 +32,7 @@ from mxnet import autograd, np, npx
 
 from . import divergence
 from .lesson03 import batchnorm_layers
+from .metrics import evaluate_accuracy
 from .mlp import HIDDEN, layer_position, mlp, sigmoid_input, sigmoid_positions
 from .recording import (
     DRIFT_PARTS,
@@ -42,7 +43,6 @@ from .recording import (
     steps_to_reach,
 )
 from .sgd import require_np, sgd_setup
-from .train import evaluate_accuracy
 
 __all__ = [
     "DRIFT_PARTS", "HIDDEN", "PERCENTILES", "Recording", "drift", "mlp", "record_steps",

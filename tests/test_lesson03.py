@@ -22,7 +22,7 @@ def layer_names(net):
 
 @pytest.mark.parametrize(
     "norm, kind",
-    [("none", None), ("scratch", lesson02.BatchNorm), ("fast", FastBatchNorm),
+    [("none", None), ("scratch", lesson02.BatchNorm), (FastBatchNorm, FastBatchNorm),
      ("gluon", nn.BatchNorm)],
 )  # fmt: skip
 def test_each_norm_puts_its_layer_before_each_of_the_four_sigmoids(norm, kind):
@@ -124,14 +124,21 @@ def test_batchnorm_layers_looks_inside_nested_blocks():
     assert len(found) == 5 and type(found[-1]) is nn.BatchNorm
 
 
-@pytest.mark.parametrize("norm", ["batchnorm", "Gluon", None])
+@pytest.mark.parametrize("norm", ["batchnorm", "Gluon", "fast", None, 3])
 def test_unknown_norm_lists_the_choices(norm):
-    with pytest.raises(ValueError, match="'none', 'scratch', 'gluon', 'fast'"):
+    with pytest.raises(ValueError, match="'none', 'scratch', 'gluon' or a layer class"):
         lenet(norm)
 
 
-def test_fast_variant_uses_the_fast_layer_everywhere():
-    from bnlesson.lesson08 import FastBatchNorm
+def test_a_layer_class_is_built_with_each_layers_size():
+    calls = []
 
-    net = lenet("fast")
-    assert [type(b) for b in batchnorm_layers(net)] == [FastBatchNorm] * 4
+    def make(num_features, num_dims):
+        calls.append((num_features, num_dims))
+        return lesson02.BatchNorm(num_features, num_dims)
+
+    net = lenet(make)
+    assert calls == [(6, 4), (16, 4), (120, 2), (84, 2)]
+    net.initialize()
+    shapes = [bn.gamma.data().shape for bn in batchnorm_layers(net)]
+    assert shapes == [(1, 6, 1, 1), (1, 16, 1, 1), (1, 120), (1, 84)]

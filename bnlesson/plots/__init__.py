@@ -11,6 +11,7 @@ dicts, or objects with list attributes (a training run's ``loss``,
 :mod:`.tables`             a table of runs: a sweep's curves, grouped bars
 :mod:`.figure1`            the paper's Figure 1 from two recordings
 :mod:`.bench`              the benchmark's report as bars
+:mod:`.steps`              lesson 03's gradient norms and saturated sigmoids
 =========================  ==================================================
 
 The live plot that training draws is :mod:`bnlesson.live`; lesson 09's
@@ -20,9 +21,11 @@ figures are :mod:`bnlesson.lesson09_plots`.
 from .bench import plot_bench
 from .curves import FIGSIZE, FMTS, METRICS, plot_curves, plot_gamma_beta, show_images
 from .figure1 import plot_paper_figure1
+from .steps import plot_first_steps
 from .tables import plot_bars, plot_sweep
 
 __all__ = [
     "FIGSIZE", "FMTS", "METRICS", "plot_bars", "plot_bench", "plot_curves",
-    "plot_gamma_beta", "plot_paper_figure1", "plot_sweep", "show_images",
+    "plot_first_steps", "plot_gamma_beta", "plot_paper_figure1", "plot_sweep",
+    "show_images",
 ]  # fmt: skip

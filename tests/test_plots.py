@@ -277,3 +277,37 @@ def test_the_plots_import_nothing_else_from_the_package():
                 assert sibling or not outside, f"{path.name} imports {module}"
             elif isinstance(node, ast.Import):
                 assert not any(a.name.startswith("bnlesson") for a in node.names)
+
+
+# --- plot_first_steps (lesson 03) ------------------------------------------
+
+
+def test_first_steps_gradient_panels_share_a_log_axis_and_saturation_is_in_percent():
+    import pandas as pd
+
+    index = pd.RangeIndex(1, 4, name="step")
+    grads = {
+        "without batch norm": pd.DataFrame(
+            {"conv 1": [1e-3, 2e-3, 3e-3], "dense 1": [0.5, 0.4, 0.3]}, index=index
+        ),
+        "with batch norm": pd.DataFrame(
+            {"conv 1": [0.4, 0.3, 0.2], "dense 1": [0.6, 0.5, 0.4]}, index=index
+        ),
+    }
+    saturated = {
+        name: pd.DataFrame({"sigmoid 1": [0.0, 0.1, 0.2], "sigmoid 2": [0.0, 0.3, 0.4]},
+                           index=index)
+        for name in grads
+    }  # fmt: skip
+    axes = plots.plot_first_steps(grads, saturated)
+    assert len(axes) == 3
+    assert axes[0].get_yscale() == axes[1].get_yscale() == "log"
+    assert axes[0].get_ylim() == axes[1].get_ylim(), "compared panels share y"
+    assert axes[0].get_ylim()[0] <= 1e-3 and axes[1].get_ylim()[1] >= 0.6
+    assert [line.get_label() for line in axes[0].get_lines()] == ["conv 1", "dense 1"]
+    assert "without batch norm" in axes[0].get_title()
+    assert all(ax.get_xlabel() == "SGD step" and ax.get_ylabel() for ax in axes)
+    # The saturated share: the mean over the sigmoid layers, in percent.
+    line = axes[2].get_lines()[0]
+    assert line.get_label() == "without batch norm"
+    assert_allclose(line.get_ydata(), [0.0, 20.0, 30.0])

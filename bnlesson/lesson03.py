@@ -119,10 +119,9 @@ def lenet(norm: str | NormMaker = "none") -> nn.Block:
     Returns
     -------
     net : mxnet.gluon.nn.HybridSequential or mxnet.gluon.nn.Sequential
-        A ``HybridSequential`` (it can be hybridized) when every layer is a
-        ``HybridBlock``, i.e. for ``"none"`` and ``"gluon"``; a
-        ``Sequential`` when a normalization layer is a plain ``Block``
-        (``"scratch"``). Not initialized: :func:`train` initializes it.
+        A ``HybridSequential`` when every layer is a ``HybridBlock``
+        (``"none"``, ``"gluon"``), else a ``Sequential`` (``"scratch"``).
+        Not initialized: :func:`train` initializes it.
 
     Raises
     ------
@@ -156,38 +155,21 @@ def train(net, train_iter, test_iter, num_epochs, lr, device=None, *,
           verbose=True, live=None, name=None):  # fmt: skip
     r"""Train `net` by minibatch SGD, one line per epoch (d2l's `train_ch6`).
 
-    `net` gets fresh Xavier weights and moving statistics on `device`
-    (:func:`bnlesson.sgd.sgd_setup`); each step on a batch of size :math:`b`
-    updates every parameter by
+    `net` (e.g. :func:`lenet`) gets fresh Xavier weights and moving
+    statistics on `device` (default ``d2l.try_gpu()``); each step on a batch
+    of size :math:`b` updates every parameter by
 
     .. math:: w \leftarrow w - \frac{\eta}{b} \sum_{i=1}^{b} \nabla_w \ell_i
 
     (:math:`\eta` = `lr`, :math:`\ell_i` the softmax cross-entropy). After
-    each epoch the test accuracy is measured in prediction mode and, if
-    `verbose`, one line is printed (``time``: the epoch's training only)::
-
-        epoch 1, loss 0.6847, train acc 0.752, test acc 0.792, time 3.7 sec
-
-    Parameters
-    ----------
-    net : mxnet.gluon.Block
-        The network, e.g. :func:`lenet`; re-initialized.
-    train_iter, test_iter : iterable of (X, y)
-        Batches iterated once per epoch (a list, a ``DataLoader``, a
-        :class:`bnlesson.data.Batches`), never a one-shot iterator.
-    num_epochs, lr : int, float
-        At least 1 epoch; the learning rate :math:`\eta`.
-    device : mxnet.Context, optional
-        Defaults to ``d2l.try_gpu()``: the first GPU, else the CPU.
-    verbose, live : bool
-        Print each epoch's line; redraw a plot of the curves after each
-        epoch (None: in a notebook).
-    name : str, optional
-        ``History.name``, the run's label in plots.
-
-    Returns
-    -------
-    history : bnlesson.history.History
+    each of the `num_epochs` epochs the test accuracy is measured in
+    prediction mode and, if `verbose`, one line is printed (``time``: the
+    epoch's training only), e.g.
+    ``epoch 1, loss 0.6847, train acc 0.752, test acc 0.792, time 3.7 sec``.
+    `train_iter` and `test_iter` are iterated once per epoch (a list, a
+    ``DataLoader``, a :class:`bnlesson.data.Batches`). `live` redraws a plot
+    of the curves after each epoch (None: in a notebook); `name` labels the
+    returned :class:`bnlesson.history.History`.
 
     Raises
     ------

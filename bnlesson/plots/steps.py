@@ -30,21 +30,30 @@ def plot_first_steps(grad_norms: Mapping, saturated: Mapping, axes=None):
         panel with each net's saturated share, in percent.
     """
     if axes is None:
-        _, axes = d2l.plt.subplots(1, len(grad_norms) + 1, figsize=(10, 2.8))
+        fig, axes = d2l.plt.subplots(
+            1, len(grad_norms) + 1, figsize=(11, 3.2), constrained_layout=True
+        )
+        fig.suptitle("The first SGD steps: gradient reaching each layer, "
+                     "and saturated sigmoids")  # fmt: skip
     for ax, (name, frame) in zip(axes, grad_norms.items()):
         for column, fmt in zip(frame.columns, FMTS + ("c-", "k--")):
             ax.plot(frame.index, frame[column], fmt, label=column, markersize=3)
-        ax.set(yscale="log", title=f"gradient norm per layer, {name}",
-               xlabel="SGD step", ylabel="norm of weight gradient")  # fmt: skip
-        ax.legend(fontsize=8)
+        ax.set(yscale="log", title=name, xlabel="SGD step")
+        ax.legend(fontsize=8, ncol=2)
     low = min(ax.get_ylim()[0] for ax in axes[:-1])
     high = max(ax.get_ylim()[1] for ax in axes[:-1])
     for ax in axes[:-1]:
         ax.set_ylim(low, high)
-    last = axes[-1]
+    axes[0].set_ylabel("norm of weight gradient")  # shared by the panels
+    last, top = axes[-1], 0.0
     for (name, frame), fmt in zip(saturated.items(), FMTS):
-        last.plot(frame.index, 100 * frame.mean(axis=1), fmt, label=name)
-    last.set(title="saturated sigmoids (s < 0.05 or s > 0.95)", xlabel="SGD step",
-             ylabel="% of sigmoid outputs", ylim=(0, 100))  # fmt: skip
+        share = 100 * frame.mean(axis=1)
+        last.plot(frame.index, share, fmt, label=name, markersize=3)
+        top = max(top, float(share.max()))
+    # Near-zero shares must stay visible: the axis follows the data.
+    top = max(1.0, 1.2 * top)
+    last.set(title="saturated sigmoids", xlabel="SGD step",
+             ylabel="% of outputs < 0.05 or > 0.95",
+             ylim=(-0.05 * top, top))  # fmt: skip
     last.legend(fontsize=8)
     return axes

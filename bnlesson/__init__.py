@@ -55,16 +55,16 @@ _EXPORTS = {
     "lenet": "lesson03",
     "History": "history",
     "TrainingDiverged": "divergence",
-    "evaluate_accuracy": "train",
+    "evaluate_accuracy": "metrics",
     "plot_curves": "plots",
     "plot_gamma_beta": "plots",
 }
-_SUBMODULES = {"config", "data", "notebook", "train", "plots",
+_SUBMODULES = {"config", "data", "notebook", "plots",
                "lesson01", "lesson02", "lesson03", "lesson04", "lesson05", "lesson06",
                "lesson07", "lesson08", "bench", "grid", "runplan",
                "divergence", "lesson09", "lesson09_runs", "lesson09_plots",
                "compat", "cudalibs", "install", "checks", "doctor",
-               "history", "live", "recording", "sgd", "dataset",
+               "history", "live", "metrics", "recording", "sgd", "dataset",
                "download", "fetch", "mlp", "slides", "slide_rules",
                "slide_assets"}  # fmt: skip
 __all__ = sorted(_EXPORTS)

@@ -27,17 +27,18 @@ from pathlib import Path
 from typing import Sequence
 
 from . import config, data, lesson03
+from .lesson08 import FastBatchNorm
+from .metrics import train_epoch
 from .sgd import sgd_setup
-from .train import train_epoch
 
 BATCH_SIZE = 256
 TRAIN_EXAMPLES = 60_000
-#: label -> (norm passed to lesson03.lenet, hybridize?)
+#: label -> (norm passed to lesson03.lenet: a name or a layer class, hybridize?)
 VARIANTS = {
     "plain": ("none", False),
     "plain, hybridized": ("none", True),
     "scratch BatchNorm": ("scratch", False),
-    "scratch, fast": ("fast", False),
+    "scratch, fast": (FastBatchNorm, False),
     "Gluon nn.BatchNorm": ("gluon", False),
     "Gluon nn.BatchNorm, hybridized": ("gluon", True),
 }
@@ -116,12 +117,12 @@ def _pipeline_pass(batches: data.Batches, device):
     return one_pass
 
 
-def _training_pass(norm: str, hybridize: bool, batches, device):
+def _training_pass(norm, hybridize: bool, batches, device):
     """A callable that trains a fresh LeNet for one pass over `batches`."""
     config.set_seed(0)
     net = lesson03.lenet(norm)
     trainer, loss = sgd_setup(net, 0.9, device, hybridize=hybridize)
-    return lambda: train_epoch(net, batches, loss, trainer, device)[3]
+    return lambda: train_epoch(net, batches, loss, trainer, device).seconds
 
 
 def time_round_robin(passes: dict, repeats: int, verbose: bool = False) -> dict:

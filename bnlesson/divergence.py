@@ -16,7 +16,7 @@ finite when an element is NaN or infinite, or so large
 
 Every loop of the package that finds a non-finite loss raises the one
 :class:`TrainingDiverged`, built by :func:`diverged`: a loop that checks per
-epoch (:func:`bnlesson.train.train`) names the epoch and, from its
+epoch (:func:`bnlesson.lesson03.train`) names the epoch and, from its
 :class:`Trace`, the cause and batch; a loop that checks at recorded steps
 (Figure 1, lesson 09) names the step.
 """

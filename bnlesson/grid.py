@@ -1,7 +1,7 @@
 r"""Grids of training runs, one table row per run.
 
 :func:`run_grid` trains one network per combination of settings
-(:func:`bnlesson.runplan.runs`) with :func:`bnlesson.train.train` and
+(:func:`bnlesson.runplan.runs`) with :func:`bnlesson.lesson03.train` and
 collects a pandas table::
 
     grid = {"norm": ["none", "gluon"], "lr": [0.1, 1.0]}
@@ -47,8 +47,8 @@ import pandas as pd
 from . import config
 from .divergence import TrainingDiverged
 from .history import History
+from .lesson03 import train
 from .runplan import Job, label, prepare, runs
-from .train import train
 
 #: Result columns of :func:`run_grid`, after the settings' columns.
 RESULT_COLUMNS = (
@@ -121,7 +121,7 @@ def run_grid(
     built (its ``lr``, ``num_epochs``, ``seed``, network and data), so that a
     bad setting fails before anything trains, and must use every setting
     (see the module docstring). Then, in order, each run seeds every
-    generator, is trained with :func:`bnlesson.train.train` and becomes a row.
+    generator, is trained with :func:`bnlesson.lesson03.train` and becomes a row.
 
     Parameters
     ----------

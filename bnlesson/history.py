@@ -1,4 +1,4 @@
-"""The per-epoch record of one training run, as `bnlesson.train.train` returns it."""
+"""The per-epoch record of one training run, as `bnlesson.lesson03.train` returns it."""
 
 from __future__ import annotations
 

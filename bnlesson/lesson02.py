@@ -92,7 +92,7 @@ class BatchNorm(nn.Block):
         """Start the moving statistics afresh (zeros and ones), on their device.
 
         ``initialize(force_reinit=True)`` resets Parameters only, and the
-        moving statistics are plain arrays: :func:`bnlesson.train.train`
+        moving statistics are plain arrays: :func:`bnlesson.lesson03.train`
         calls this so that a second training run starts like the first
         (Gluon's ``nn.BatchNorm`` keeps them in Parameters, reset alike).
         """

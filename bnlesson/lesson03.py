@@ -1,44 +1,56 @@
-"""Lesson 03: the lecture's LeNet, without batch norm or with a batch-norm layer.
+"""Lesson 03: the lecture's LeNet with and without batch norm, and its training loop.
 
 Every variant has the same layers in the same order; only the normalization
 inserted between each convolutional or dense layer and its sigmoid differs,
 so training curves of the variants compare batch norm and nothing else.
+:func:`train` is the loop the lesson shows (d2l's ``train_ch6``).
 """
 
 from __future__ import annotations
 
 from typing import Callable
 
+from d2l import mxnet as d2l
+from mxnet import autograd
 from mxnet.gluon import nn
 
-from . import lesson08
+from .history import History
 from .lesson02 import BatchNorm
+from .live import training_plot
+from .metrics import EpochMeter, check_data, evaluate_accuracy
+from .sgd import sgd_setup
 
-#: norm name -> ``make(num_features, num_dims)`` building one normalization
-#: layer, or None for no normalization. A new variant (e.g. a faster scratch
-#: layer) is one more entry here, plus its class in :data:`BATCHNORM_TYPES`.
-NORM_LAYERS: dict[str, Callable[[int, int], nn.Block] | None] = {
+#: ``make(num_features, num_dims)`` builds one normalization layer.
+NormMaker = Callable[[int, int], nn.Block]
+#: norm name -> its :data:`NormMaker`, or None for no normalization.
+NORM_LAYERS: dict[str, NormMaker | None] = {
     "none": None,
     "scratch": lambda num_features, num_dims: BatchNorm(num_features, num_dims),
     # Gluon infers the number of channels from the first input.
     "gluon": lambda num_features, num_dims: nn.BatchNorm(),
-    # The same layer with a hand-written backward (lesson 08).
-    "fast": lambda num_features, num_dims: lesson08.FastBatchNorm(
-        num_features, num_dims
-    ),
 }
 NORMS = tuple(NORM_LAYERS)
-#: The classes that :func:`batchnorm_layers` recognizes as batch norm.
-BATCHNORM_TYPES: tuple = (BatchNorm, nn.BatchNorm)  # FastBatchNorm subclasses
+#: The classes that :func:`batchnorm_layers` recognizes as batch norm (and
+#: their subclasses, such as lesson 08's ``FastBatchNorm``).
+BATCHNORM_TYPES: tuple = (BatchNorm, nn.BatchNorm)
 
 
-def norm_maker(norm: str) -> Callable[[int, int], nn.Block] | None:
-    """The :data:`NORM_LAYERS` entry for `norm`, or a ValueError naming the choices."""
-    try:
+def norm_maker(norm: str | NormMaker) -> NormMaker | None:
+    """The :data:`NormMaker` for `norm`: a name of :data:`NORM_LAYERS`, or itself.
+
+    `norm` is a name (``"none"``, ``"scratch"``, ``"gluon"``) or a layer
+    class or callable ``make(num_features, num_dims)``, such as lesson 08's
+    ``FastBatchNorm``. Anything else is a ValueError naming the choices.
+    """
+    if isinstance(norm, str) and norm in NORM_LAYERS:
         return NORM_LAYERS[norm]
-    except (KeyError, TypeError):
-        choices = ", ".join(repr(name) for name in NORM_LAYERS)
-        raise ValueError(f"norm must be one of {choices}, not {norm!r}") from None
+    if callable(norm):
+        return norm
+    choices = ", ".join(repr(name) for name in NORM_LAYERS)
+    raise ValueError(
+        f"norm must be one of {choices} or a layer class (a callable "
+        f"make(num_features, num_dims)), not {norm!r}"
+    )
 
 
 def sequential(blocks: list) -> nn.Sequential:
@@ -78,7 +90,7 @@ def _lenet_blocks(stage: Callable[[nn.Block, int, int], list], use_bias=True) ->
     ]
 
 
-def lenet(norm: str = "none") -> nn.Block:
+def lenet(norm: str | NormMaker = "none") -> nn.Block:
     r"""Return the lecture's LeNet for 28x28 grey images and 10 classes.
 
     The layers, with ``[BN]`` present unless ``norm="none"``::
@@ -96,26 +108,25 @@ def lenet(norm: str = "none") -> nn.Block:
 
     Parameters
     ----------
-    norm : {"none", "scratch", "fast", "gluon"}
-        ``"none"``: no normalization. ``"scratch"``: the lesson's
-        :class:`bnlesson.BatchNorm`, sized explicitly (6 and 16
-        channels, 120 and 84 units). ``"fast"``: the same layer with a
-        hand-written backward, :class:`bnlesson.lesson08.FastBatchNorm`.
-        ``"gluon"``: ``nn.BatchNorm()``, sizes inferred at the first forward
-        pass.
+    norm : {"none", "scratch", "gluon"} or callable
+        ``"none"``: no normalization. ``"scratch"``: lesson 02's
+        :class:`bnlesson.lesson02.BatchNorm`, sized explicitly (6 and 16
+        channels, 120 and 84 units). ``"gluon"``: ``nn.BatchNorm()``, sizes
+        inferred at the first forward pass. A layer class or callable
+        ``make(num_features, num_dims)`` builds each normalization layer
+        itself, e.g. ``lenet(FastBatchNorm)`` (lesson 08).
 
     Returns
     -------
     net : mxnet.gluon.nn.HybridSequential or mxnet.gluon.nn.Sequential
-        A ``HybridSequential`` (it can be hybridized) when every layer is a
-        ``HybridBlock``, i.e. for ``"none"`` and ``"gluon"``; a
-        ``Sequential`` for ``"scratch"``, whose layer is a plain ``Block``.
-        Not initialized: :func:`bnlesson.train.train` initializes it.
+        A ``HybridSequential`` when every layer is a ``HybridBlock``
+        (``"none"``, ``"gluon"``), else a ``Sequential`` (``"scratch"``).
+        Not initialized: :func:`train` initializes it.
 
     Raises
     ------
     ValueError
-        If `norm` is not one of :data:`NORMS`.
+        If `norm` is neither one of :data:`NORMS` nor callable.
     """
     make_norm = norm_maker(norm)
     return sequential(
@@ -126,12 +137,124 @@ def lenet(norm: str = "none") -> nn.Block:
 def batchnorm_layers(net: nn.Block) -> list:
     """Return the batch-norm layers of `net` in forward order (empty if none).
 
-    Scratch (:class:`bnlesson.BatchNorm`) and Gluon (``nn.BatchNorm``)
-    layers are both found, at any depth of nesting; read their learned scale
-    and shift with ``layer.gamma.data()`` and ``layer.beta.data()``.
+    Scratch (:class:`bnlesson.lesson02.BatchNorm`, and subclasses) and
+    Gluon (``nn.BatchNorm``) layers are both found, at any depth of nesting;
+    read their learned scale and shift with ``layer.gamma.data()`` and
+    ``layer.beta.data()``.
     """
     if isinstance(net, BATCHNORM_TYPES):
         return [net]
     # Gluon 1.x has no public accessor for the children of an arbitrary
     # Block; `_children` is the ordered dict that `Sequential` itself uses.
     return [bn for child in net._children.values() for bn in batchnorm_layers(child)]
+
+
+# Shown in notebooks/03_lenet_with_and_without_bn.ipynb, In [5], "The training
+# loop"; tests/test_lesson03.py proves that both give the same history.
+def train(net, train_iter, test_iter, num_epochs, lr, device=None, *,
+          verbose=True, live=None, name=None):  # fmt: skip
+    r"""Train `net` by minibatch SGD, one line per epoch (d2l's `train_ch6`).
+
+    `net` (e.g. :func:`lenet`) gets fresh Xavier weights and moving
+    statistics on `device` (default ``d2l.try_gpu()``); each step on a batch
+    of size :math:`b` updates every parameter by
+
+    .. math:: w \leftarrow w - \frac{\eta}{b} \sum_{i=1}^{b} \nabla_w \ell_i
+
+    (:math:`\eta` = `lr`, :math:`\ell_i` the softmax cross-entropy). After
+    each of the `num_epochs` epochs the test accuracy is measured in
+    prediction mode and, if `verbose`, one line is printed (``time``: the
+    epoch's training only), e.g.
+    ``epoch 1, loss 0.6847, train acc 0.752, test acc 0.792, time 3.7 sec``.
+    `train_iter` and `test_iter` are iterated once per epoch (a list, a
+    ``DataLoader``, a :class:`bnlesson.data.Batches`). `live` redraws a plot
+    of the curves after each epoch (None: in a notebook); `name` labels the
+    returned :class:`bnlesson.history.History`.
+
+    Raises
+    ------
+    ValueError
+        For a bad `num_epochs` or `lr`, an empty or one-shot `train_iter` or
+        `test_iter` (before training), or an epoch without batches.
+    bnlesson.divergence.TrainingDiverged
+        If an epoch's loss, or a weight after its last update, is NaN or
+        infinite; it says whether the inputs, the loss or the parameters went
+        non-finite first, in which batch, and carries the epochs before.
+    """
+    check_data(train_iter, test_iter, num_epochs)  # refuse one-shot iterators
+    device = d2l.try_gpu() if device is None else device
+    trainer, loss = sgd_setup(net, lr, device)  # fresh Xavier weights
+    history = History(device=str(device), lr=lr, name=name)
+    board = training_plot(num_epochs, live)  # redrawn after each epoch
+    for epoch in range(1, num_epochs + 1):
+        meter = EpochMeter(net, device)  # sums stay on the device
+        for X, y in train_iter:
+            X, y = X.as_in_ctx(device), y.as_in_ctx(device)
+            with autograd.record():
+                y_hat = net(X)
+                l = loss(y_hat, y)
+            l.backward()
+            trainer.step(X.shape[0])
+            meter.add(X, y, y_hat, l)
+        # Appends loss, train acc, seconds; raises if the loss became NaN.
+        meter.finish(history, epoch, lr, bool(batchnorm_layers(net)))
+        history.test_acc.append(evaluate_accuracy(net, test_iter, device))
+        if verbose:
+            print(f"epoch {epoch}, loss {history.loss[-1]:.4f}, "
+                  f"train acc {history.train_acc[-1]:.3f}, "
+                  f"test acc {history.test_acc[-1]:.3f}, "
+                  f"time {history.seconds[-1]:.1f} sec", flush=True)  # fmt: skip
+        board.add(epoch, (history.loss[-1], history.train_acc[-1],
+                          history.test_acc[-1]))  # fmt: skip
+    return history
+
+
+#: A sigmoid output outside [0.05, 0.95] is saturated: there its slope
+#: s(1 - s) is below 0.0475, under a fifth of its peak of 0.25 at s = 0.5.
+SATURATED = 0.05
+
+
+def first_steps(net, train_iter, lr: float, num_steps: int, device=None) -> tuple:
+    r"""Weight-gradient norms and saturated sigmoids over the first SGD steps.
+
+    Trains `net` as :func:`train` does (fresh weights, SGD at rate `lr`) for
+    `num_steps` batches of `train_iter` and, at each step, before the update,
+    records the norm :math:`\lVert \nabla_W \ell \rVert_2` of the gradient of
+    the mean loss with respect to each convolutional or dense layer's
+    weight, and the fraction of each sigmoid's outputs :math:`s` with
+    :math:`s < 0.05` or :math:`s > 0.95` (:data:`SATURATED`).
+
+    Returns
+    -------
+    grad_norms, saturated : pandas.DataFrame
+        Indexed by ``step`` (from 1); one column per weight layer (``"conv
+        1"`` ... ``"dense 3"``), one per sigmoid (``"sigmoid 1"`` ...).
+    """
+    import pandas as pd
+
+    device = d2l.try_gpu() if device is None else device
+    trainer, loss = sgd_setup(net, lr, device)
+    weighted = [b for b in net if isinstance(b, (nn.Conv2D, nn.Dense))]
+    names = [("conv" if isinstance(b, nn.Conv2D) else "dense") for b in weighted]
+    names = [f"{n} {names[: i + 1].count(n)}" for i, n in enumerate(names)]
+    grads, saturated = [], []
+    for step, (X, y) in enumerate(train_iter, start=1):
+        X, y = X.as_in_ctx(device), y.as_in_ctx(device)
+        with autograd.record():
+            out, sigmoids = X, []
+            for block in net:
+                out = block(out)
+                if isinstance(block, nn.Activation):
+                    sigmoids.append(out)
+            l = loss(out, y).mean()  # the mean's gradient is what SGD applies
+        l.backward()
+        grads.append([float((b.weight.grad() ** 2).sum() ** 0.5) for b in weighted])
+        saturated.append([float(((s < SATURATED) | (s > 1 - SATURATED)).mean())
+                          for s in sigmoids])  # fmt: skip
+        trainer.step(1)  # already divided by the batch size
+        if step == num_steps:
+            break
+    index = pd.RangeIndex(1, len(grads) + 1, name="step")
+    columns = [f"sigmoid {i}" for i in range(1, len(sigmoids) + 1)]
+    return (pd.DataFrame(grads, index=index, columns=names),
+            pd.DataFrame(saturated, index=index, columns=columns))  # fmt: skip

@@ -8,10 +8,6 @@ running-statistics rules, :func:`refresh_running_stats` recomputes the
 running statistics of a trained network for its final weights, and
 :func:`batch_statistics` (used by lesson 06) measures how far the statistics
 of one batch stray from those of the whole data set, per batch size.
-
-The grids of training runs the lesson compares settings with live in
-:mod:`bnlesson.grid` (:func:`run_grid`) and :mod:`bnlesson.runplan`
-(:func:`runs`, :func:`label`); they are importable from here too.
 """
 
 from __future__ import annotations
@@ -23,19 +19,11 @@ import numpy as onp
 import pandas as pd
 from mxnet import autograd, np
 
-from .grid import RESULT_COLUMNS, RunFailed, run_grid
-from .runplan import label, runs
-
 __all__ = [
-    "RESULT_COLUMNS",
-    "RunFailed",
     "accuracy_in_training_mode",
     "batch_statistics",
     "d2l_update",
-    "label",
     "refresh_running_stats",
-    "run_grid",
-    "runs",
     "torch_update",
 ]
 

@@ -15,7 +15,7 @@ from mxnet.gluon import nn
 
 from .lesson03 import _lenet_blocks
 from .lesson05 import refresh_running_stats
-from .train import evaluate_accuracy
+from .metrics import evaluate_accuracy
 
 #: Activations :func:`lenet_variant` accepts (Gluon ``nn.Activation`` names).
 ACTIVATIONS = ("sigmoid", "relu")

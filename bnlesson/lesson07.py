@@ -26,6 +26,7 @@ from typing import Iterable
 from d2l import mxnet as d2l
 from mxnet import autograd, np, npx
 
+from .metrics import evaluate_accuracy
 from .mlp import HIDDEN, layer_position, mlp, sigmoid_input, sigmoid_positions
 from .recording import (
     DRIFT_PARTS,
@@ -37,7 +38,6 @@ from .recording import (
     steps_to_reach,
 )
 from .sgd import check_batches, check_lr, require_np, sgd_setup
-from .train import evaluate_accuracy
 
 __all__ = [
     "DRIFT_PARTS", "HIDDEN", "PERCENTILES", "Recording", "drift", "mlp", "record_steps",

@@ -33,10 +33,10 @@ from .lesson09 import (
     saturated_fraction,
     update_ratio,
 )  # fmt: skip
+from .metrics import evaluate_accuracy
 from .mlp import sigmoid_input
 from .recording import column_percentiles
 from .sgd import require_np, sgd_setup
-from .train import evaluate_accuracy
 
 __all__ = ["Early", "Watch", "instability", "train_early", "train_watching"]
 

@@ -1,6 +1,6 @@
 """A live training plot: curves redrawn in place in a notebook as epochs finish.
 
-Infrastructure for the training loop (:func:`bnlesson.train.train`), apart
+Infrastructure for the training loop (:func:`bnlesson.lesson03.train`), apart
 from the lessons' figures (:mod:`bnlesson.plots`) so that training does not
 depend on them. The figure is always sent as PNG, never SVG: nbval compares
 SVG text (which embeds random ids) but not PNG images.
@@ -129,3 +129,26 @@ class LivePlot:
             self._handle = self._display(bundle, raw=True, display_id=True)
         else:
             self._handle.update(bundle, raw=True)
+
+
+class _NoPlot:
+    """Stands in for a :class:`LivePlot` when none is wanted: draws nothing."""
+
+    def add(self, x: float, ys: Sequence[float | None]) -> None:
+        pass
+
+
+def training_plot(num_epochs: int, live: bool | None = None):
+    """The live plot of a training run's curves, or a stand-in that draws nothing.
+
+    `live`: True or False; None means on inside a notebook (IPython kernel).
+    Shown at once, so it sits above the lines the epochs print.
+    """
+    if not (in_ipython_kernel() if live is None else live):
+        return _NoPlot()
+    # Not d2l.Animator: it switches matplotlib to SVG (which nbval compares
+    # as text, so every run would differ) and calls clear_output, which
+    # would also erase the lines printed for the previous epochs.
+    board = LivePlot(xlim=(1, num_epochs) if num_epochs > 1 else None)
+    board.show()
+    return board

@@ -1,6 +1,6 @@
 r"""The training set-up every loop of the package shares, and its argument checks.
 
-:func:`bnlesson.train.train` (lessons 03-05), the Figure 1 recording
+:func:`bnlesson.lesson03.train` (lessons 03-06), the Figure 1 recording
 (lesson 07), lesson 09's watched runs and the benchmark all start the same
 way: the network gets fresh Xavier weights and fresh moving statistics on
 the device (:func:`initialize`), and is trained by minibatch SGD on the

@@ -1,13 +1,19 @@
-"""lenet's three variants: layers, containers, shapes, and batchnorm_layers."""
+"""lenet's variants, batchnorm_layers, and the training loop notebook = package."""
+
+import inspect
+import re
 
 import pytest
 from mxnet import autograd, np
 from mxnet.gluon import nn
 from numpy.testing import assert_allclose
 
-from bnlesson import lesson02
+from bnlesson import data, lesson02, lesson03
+from bnlesson.config import set_seed
 from bnlesson.lesson03 import NORMS, batchnorm_layers, lenet
 from bnlesson.lesson08 import FastBatchNorm
+
+from nbutil import defined_names, definitions, notebook
 
 BN_TYPE = {"scratch": lesson02.BatchNorm, "gluon": nn.BatchNorm}
 
@@ -22,7 +28,7 @@ def layer_names(net):
 
 @pytest.mark.parametrize(
     "norm, kind",
-    [("none", None), ("scratch", lesson02.BatchNorm), ("fast", FastBatchNorm),
+    [("none", None), ("scratch", lesson02.BatchNorm), (FastBatchNorm, FastBatchNorm),
      ("gluon", nn.BatchNorm)],
 )  # fmt: skip
 def test_each_norm_puts_its_layer_before_each_of_the_four_sigmoids(norm, kind):
@@ -124,14 +130,101 @@ def test_batchnorm_layers_looks_inside_nested_blocks():
     assert len(found) == 5 and type(found[-1]) is nn.BatchNorm
 
 
-@pytest.mark.parametrize("norm", ["batchnorm", "Gluon", None])
+@pytest.mark.parametrize("norm", ["batchnorm", "Gluon", "fast", None, 3])
 def test_unknown_norm_lists_the_choices(norm):
-    with pytest.raises(ValueError, match="'none', 'scratch', 'gluon', 'fast'"):
+    with pytest.raises(ValueError, match="'none', 'scratch', 'gluon' or a layer class"):
         lenet(norm)
 
 
-def test_fast_variant_uses_the_fast_layer_everywhere():
-    from bnlesson.lesson08 import FastBatchNorm
+def test_a_layer_class_is_built_with_each_layers_size():
+    calls = []
 
-    net = lenet("fast")
-    assert [type(b) for b in batchnorm_layers(net)] == [FastBatchNorm] * 4
+    def make(num_features, num_dims):
+        calls.append((num_features, num_dims))
+        return lesson02.BatchNorm(num_features, num_dims)
+
+    net = lenet(make)
+    assert calls == [(6, 4), (16, 4), (120, 2), (84, 2)]
+    net.initialize()
+    shapes = [bn.gamma.data().shape for bn in batchnorm_layers(net)]
+    assert shapes == [(1, 6, 1, 1), (1, 16, 1, 1), (1, 120), (1, 84)]
+
+
+# --- the notebook's training loop and the package's ---------------------------
+
+PREAMBLE = (
+    "from d2l import mxnet as d2l\n"
+    "from mxnet import autograd\n"
+    "from bnlesson.history import History\n"
+    "from bnlesson.lesson03 import batchnorm_layers\n"
+    "from bnlesson.live import training_plot\n"
+    "from bnlesson.metrics import EpochMeter, check_data, evaluate_accuracy\n"
+    "from bnlesson.sgd import sgd_setup\n"
+)
+
+
+def test_the_notebook_shows_train_and_the_package_comment_names_its_cell():
+    shown = defined_names(notebook("03"))
+    assert set(shown) == {"train"}
+    source = inspect.getsource(lesson03)
+    cell = re.search(
+        r"# Shown in notebooks/03_lenet_with_and_without_bn\.ipynb, In \[(\d+)\]"
+        r"[^\n]*\n[^\n]*\ndef train\(",
+        source,
+    )
+    assert cell and int(cell[1]) == shown["train"]
+
+
+@pytest.mark.parametrize("norm", ["none", "scratch"])
+def test_the_notebooks_train_gives_the_packages_history(norm, capsys):
+    shown = definitions(notebook("03"), {"train"}, PREAMBLE)["train"]
+    X, y = data.load_arrays("test")
+    runs = []
+    for fn in (shown, lesson03.train):
+        set_seed(0)
+        train_iter = data.Batches(X[:384], y[:384], 64, shuffle=True)
+        test_iter = data.Batches(X[384:512], y[384:512], 64)
+        h = fn(lenet(norm), train_iter, test_iter, 2, 1.0, name=norm, live=False)
+        lines = [
+            line.rsplit(", time", 1)[0] for line in capsys.readouterr().out.split("\n")
+        ]
+        runs.append((h.loss, h.train_acc, h.test_acc, h.name, h.lr, h.device, lines))
+    assert runs[0] == runs[1]
+    assert len(runs[0][0]) == 2 and runs[0][-1][0].startswith("epoch 1, loss ")
+
+
+# --- first_steps: gradient norms and saturated sigmoids -----------------------
+
+
+def test_first_steps_measures_what_a_plain_sgd_step_computes():
+    import mxnet as mx
+    import numpy as onp
+
+    from bnlesson.sgd import sgd_setup
+
+    X, y = data.load_arrays("test")
+    batch = (np.array(X[:64]), np.array(y[:64], dtype="int32"))
+    set_seed(0)
+    probed = lenet("scratch")
+    grads, saturated = lesson03.first_steps(probed, [batch], 1.0, 5, mx.cpu())
+    assert list(grads.index) == [1] and grads.index.name == "step", "one batch"
+    assert list(grads.columns) == ["conv 1", "conv 2", "dense 1", "dense 2", "dense 3"]
+    # The reference: the same weights, one SGD step as train takes it.
+    set_seed(0)
+    net = lenet("scratch")
+    trainer, loss = sgd_setup(net, 1.0, mx.cpu())
+    with autograd.record():
+        l = loss(net(batch[0]), batch[1])
+    l.backward()
+    weights = [b.weight for b in net if isinstance(b, (nn.Conv2D, nn.Dense))]
+    norms = [onp.linalg.norm(w.grad().asnumpy()) / 64 for w in weights]
+    assert_allclose(grads.iloc[0].to_numpy(), norms, rtol=1e-5)
+    # Saturated share of the first sigmoid (after conv, batch norm), by hand.
+    with autograd.record():  # training mode: batch statistics
+        s = net[2](net[1](net[0](batch[0]))).asnumpy()
+    by_hand = ((s < 0.05) | (s > 0.95)).mean()
+    assert by_hand > 0 and saturated.iloc[0, 0] == pytest.approx(by_hand)
+    assert list(saturated.columns) == [f"sigmoid {i}" for i in range(1, 5)]
+    trainer.step(64)
+    for p, q in zip(net.collect_params().values(), probed.collect_params().values()):
+        assert_allclose(q.data().asnumpy(), p.data().asnumpy(), rtol=1e-5, atol=1e-7)

@@ -9,8 +9,10 @@ from mxnet.gluon import nn
 from numpy.testing import assert_allclose
 
 from bnlesson import data
-from bnlesson.lesson05 import RESULT_COLUMNS, batch_statistics, label, run_grid, runs
-from bnlesson.train import History
+from bnlesson.grid import RESULT_COLUMNS, run_grid
+from bnlesson.history import History
+from bnlesson.lesson05 import batch_statistics
+from bnlesson.runplan import label, runs
 
 N_TRAIN, N_TEST = 256, 128
 
@@ -355,7 +357,7 @@ class FailsInTraining(nn.Block):
 
 
 def test_finished_rows_survive_a_run_that_fails(iters, capsys):
-    from bnlesson.lesson05 import RunFailed
+    from bnlesson.grid import RunFailed
 
     def build(run):
         return FailsInTraining() if run.fail else dense_net(run)
@@ -378,7 +380,7 @@ def test_finished_rows_survive_a_run_that_fails(iters, capsys):
 
 
 def test_measure_columns_may_not_overwrite_the_table(iters):
-    from bnlesson.lesson05 import RunFailed
+    from bnlesson.grid import RunFailed
 
     with pytest.raises(RunFailed) as err:
         run_grid(dense_net, {"lr": [0.1]}, iters, 1,

@@ -134,7 +134,7 @@ TWINS = {"refreshed", "sigmoid_saturation", "diagnosed"}
 PREAMBLE = (
     "from mxnet import np\nfrom mxnet.gluon import nn\n"
     "from bnlesson.lesson05 import refresh_running_stats\n"
-    "from bnlesson.train import evaluate_accuracy\n"
+    "from bnlesson.metrics import evaluate_accuracy\n"
 )
 
 
@@ -190,7 +190,7 @@ def trained_lenet():
 def test_refreshed_and_diagnosed_agree_with_the_notebook_and_by_hand(lesson):
     from bnlesson import lesson06
     from bnlesson.lesson05 import refresh_running_stats
-    from bnlesson.train import evaluate_accuracy
+    from bnlesson.metrics import evaluate_accuracy
 
     train_iter, test_iter = grid_data()
     by_hand = trained_lenet()

@@ -63,7 +63,8 @@ PREAMBLE = (
     "from mxnet import autograd, np, npx\n"
     "from bnlesson.lesson07 import sigmoid_input\n"
     "from bnlesson.recording import Recording, check_loss, column_percentiles\n"
-    "from bnlesson.sgd import sgd_setup\nfrom bnlesson.train import evaluate_accuracy\n"
+    "from bnlesson.sgd import sgd_setup\n"
+    "from bnlesson.metrics import evaluate_accuracy\n"
 )
 
 

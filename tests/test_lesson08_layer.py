@@ -203,7 +203,7 @@ def test_block_trains_with_a_trainer_without_deadlock():
 
 def test_lenet_trains_exactly_as_with_the_lecture_block():
     """Drop-in: same losses, parameters and moving statistics after 3 SGD steps."""
-    nets = [lesson03.lenet("fast"), lesson03.lenet("scratch")]
+    nets = [lesson03.lenet(FastBatchNorm), lesson03.lenet("scratch")]
     nets[0].initialize(mx.init.Xavier())
     nets[1].initialize()
     X = np.random.uniform(size=(32, 1, 28, 28))

@@ -10,7 +10,7 @@ from mxnet.gluon import nn
 from numpy.testing import assert_allclose
 
 from bnlesson import BatchNorm, live, plots
-from bnlesson.train import History
+from bnlesson.history import History
 
 
 @pytest.fixture(autouse=True)
@@ -319,3 +319,38 @@ def test_cost_refuses_mismatched_networks():
     _, axes = plt.subplots(1, 2)
     with pytest.raises(ValueError, match="same networks"):
         plots.plot_cost({"a": 1.0, "b": 2.0}, {"b": [0.5], "a": [0.5]}, axes)
+
+
+# --- plot_first_steps (lesson 03) ------------------------------------------
+
+
+def test_first_steps_gradient_panels_share_a_log_axis_and_saturation_is_in_percent():
+    import pandas as pd
+
+    index = pd.RangeIndex(1, 4, name="step")
+    grads = {
+        "without batch norm": pd.DataFrame(
+            {"conv 1": [1e-3, 2e-3, 3e-3], "dense 1": [0.5, 0.4, 0.3]}, index=index
+        ),
+        "with batch norm": pd.DataFrame(
+            {"conv 1": [0.4, 0.3, 0.2], "dense 1": [0.6, 0.5, 0.4]}, index=index
+        ),
+    }
+    saturated = {
+        name: pd.DataFrame({"sigmoid 1": [0.0, 0.1, 0.2], "sigmoid 2": [0.0, 0.3, 0.4]},
+                           index=index)
+        for name in grads
+    }  # fmt: skip
+    axes = plots.plot_first_steps(grads, saturated)
+    assert len(axes) == 3
+    assert axes[0].get_yscale() == axes[1].get_yscale() == "log"
+    assert axes[0].get_ylim() == axes[1].get_ylim(), "compared panels share y"
+    assert axes[0].get_ylim()[0] <= 1e-3 and axes[1].get_ylim()[1] >= 0.6
+    assert [line.get_label() for line in axes[0].get_lines()] == ["conv 1", "dense 1"]
+    assert [ax.get_title() for ax in axes[:2]] == list(grads)
+    assert all(ax.get_xlabel() == "SGD step" for ax in axes)
+    assert axes[0].get_ylabel() and axes[2].get_ylabel()
+    # The saturated share: the mean over the sigmoid layers, in percent.
+    line = axes[2].get_lines()[0]
+    assert line.get_label() == "without batch norm"
+    assert_allclose(line.get_ydata(), [0.0, 20.0, 30.0])

@@ -13,6 +13,7 @@ dicts, or objects with list attributes (a training run's ``loss``,
 :mod:`.percentiles`        a unit's input percentiles over training
 :mod:`.bench`              the benchmark's report as bars
 :mod:`.cost`               lesson 04: cost per epoch beside test accuracy
+:mod:`.steps`              lesson 03's gradient norms and saturated sigmoids
 =========================  ==================================================
 
 The live plot that training draws is :mod:`bnlesson.live`; lesson 09's
@@ -24,10 +25,11 @@ from .cost import plot_cost
 from .curves import FIGSIZE, FMTS, METRICS, plot_curves, plot_gamma_beta, show_images
 from .figure1 import plot_paper_figure1
 from .percentiles import plot_percentiles
+from .steps import plot_first_steps
 from .tables import plot_bars, plot_sweep
 
 __all__ = [
     "FIGSIZE", "FMTS", "METRICS", "plot_bars", "plot_bench", "plot_cost",
-    "plot_curves", "plot_gamma_beta", "plot_paper_figure1", "plot_percentiles",
-    "plot_sweep", "show_images",
+    "plot_curves", "plot_first_steps", "plot_gamma_beta", "plot_paper_figure1",
+    "plot_percentiles", "plot_sweep", "show_images",
 ]  # fmt: skip

@@ -1,4 +1,4 @@
-"""train, evaluate_accuracy and History, on small slices of Fashion-MNIST."""
+"""Lesson 03's train, evaluate_accuracy and History, on slices of Fashion-MNIST."""
 
 import math
 import re
@@ -11,8 +11,11 @@ from mxnet import autograd, npx
 from mxnet.gluon import nn
 
 from bnlesson import data, live, set_seed
-from bnlesson.lesson03 import batchnorm_layers, lenet
-from bnlesson.train import History, TrainingDiverged, evaluate_accuracy, train
+from bnlesson.divergence import TrainingDiverged
+from bnlesson.history import History
+from bnlesson.lesson03 import batchnorm_layers, lenet, train
+from bnlesson.lesson08 import FastBatchNorm
+from bnlesson.metrics import evaluate_accuracy
 
 N_TRAIN, N_TEST, BATCH = 512, 256, 128
 LINE = re.compile(
@@ -246,7 +249,7 @@ def test_nan_input_stops_after_the_epoch_that_saw_it(iters, capsys, norm):
 # --- a second run, and training sets train() cannot use ----------------------
 
 
-@pytest.mark.parametrize("norm", ["scratch", "fast", "gluon"])
+@pytest.mark.parametrize("norm", ["scratch", FastBatchNorm, "gluon"])
 def test_training_the_same_net_again_repeats_the_first_run(arrays, norm):
     # A student interrupts training and runs the cell again: same seed, same
     # net object, so the same history as the first run (a fresh net's).

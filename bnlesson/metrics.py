@@ -1,0 +1,182 @@
+r"""What the training loop measures, without making the device wait inside an epoch.
+
+Infrastructure for the training loop lesson 03 shows
+(:func:`bnlesson.lesson03.train`): the test accuracy
+(:func:`evaluate_accuracy`), the per-epoch sums of a training pass
+(:class:`EpochMeter`), and the checks that refuse data training cannot use.
+
+Unlike d2l's ``train_ch6``, nothing waits for the device inside an epoch: the
+loss sum and the count of correct predictions are accumulated as MXNet arrays
+on the device, and the host reads them once, at the end of the epoch. Reading
+them after every batch (``float(l.sum())``, as ``d2l.Accumulator`` does)
+would stall MXNet's asynchronous engine once per batch. Each step also feeds
+a :class:`bnlesson.divergence.Trace`, read only when the epoch's loss is not
+finite, to say what went non-finite first.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Iterable, NamedTuple
+
+from d2l import mxnet as d2l
+from mxnet import autograd, np, npx
+
+from . import divergence
+from .history import History
+from .sgd import check_batches, check_num_epochs, require_np
+
+
+def _correct(y_hat, y):
+    """Number of correct predictions, as a float32 array (exact below 2**24)."""
+    return (y_hat.argmax(axis=1).astype(y.dtype) == y).astype("float32").sum()
+
+
+def _parameter_device(net):
+    params = list(net.collect_params().values())
+    return params[0].list_ctx()[0] if params else d2l.try_gpu()
+
+
+def evaluate_accuracy(net, data_iter: Iterable, device=None) -> float:
+    r"""Return the fraction of examples of `data_iter` that `net` classifies right.
+
+    .. math:: \text{accuracy} = \frac{1}{n} \sum_{i=1}^{n}
+        [\arg\max_k \hat y_{ik} = y_i]
+
+    The network runs in prediction mode (batch norm uses its moving
+    statistics), without recording, even if called inside
+    ``autograd.record()``. The count stays on the device until the end.
+
+    Parameters
+    ----------
+    net : mxnet.gluon.Block
+        An initialized classifier returning one score per class.
+    data_iter : iterable of (X, y)
+        Batches of inputs and integer labels, on any device.
+    device : mxnet.Context, optional
+        Where to compute; defaults to the device of `net`'s first parameter.
+
+    Returns
+    -------
+    accuracy : float
+        In [0, 1].
+    """
+    require_np()
+    device = _parameter_device(net) if device is None else device
+    correct, n = np.zeros((), ctx=device), 0
+    with autograd.pause(train_mode=False):
+        for X, y in data_iter:
+            X, y = X.as_in_ctx(device), y.as_in_ctx(device)
+            correct = correct + _correct(net(X), y)
+            n += y.shape[0]
+    if n == 0:
+        raise ValueError("evaluate_accuracy: data_iter yielded no examples")
+    return correct.item() / n
+
+
+def check_data(train_iter, test_iter, num_epochs: int) -> None:
+    """Refuse, before any epoch, what training cannot use.
+
+    ``npx.set_np()`` not called, a `num_epochs` that is not a whole number of
+    at least 1, an empty or one-shot (iterator, generator) data set.
+    """
+    require_np()
+    check_num_epochs(num_epochs)
+    check_batches("train_iter", train_iter)
+    check_batches("test_iter", test_iter)
+
+
+class Epoch(NamedTuple):
+    """The totals of one training pass, read from the device at its end."""
+
+    loss_sum: float
+    correct: float
+    examples: int
+    seconds: float
+    params_finite: bool
+
+
+class EpochMeter:
+    """Sums of one training epoch, kept on the device until :meth:`finish`.
+
+    Create it at the start of the epoch (it starts the clock), call
+    :meth:`add` after each ``trainer.step``, then :meth:`finish` once.
+    """
+
+    def __init__(self, net, device):
+        self.timer = d2l.Timer()
+        self.loss_sum = np.zeros((), ctx=device)
+        self.correct = np.zeros((), ctx=device)
+        self.examples = 0
+        self.trace = divergence.Trace(net, device)
+
+    def add(self, X, y, y_hat, l) -> None:
+        """Add one step: its batch `X`, labels `y`, scores `y_hat`, losses `l`."""
+        batch_loss = l.sum()
+        self.trace.add(X, batch_loss)
+        self.loss_sum = self.loss_sum + batch_loss
+        self.correct = self.correct + _correct(y_hat, y)
+        self.examples += X.shape[0]
+
+    def totals(self) -> Epoch:
+        """Wait for the queued work, stop the clock, read the sums (one read)."""
+        npx.waitall()  # the loop only queued work: time the real work
+        seconds = self.timer.stop()
+        sums = np.stack([self.loss_sum, self.correct, self.trace.health()])
+        loss_sum, correct, health = (float(v) for v in sums.asnumpy())
+        return Epoch(loss_sum, correct, self.examples, seconds, math.isfinite(health))
+
+    def finish(self, history: History, epoch: int, lr: float, has_bn: bool) -> None:
+        """Append the epoch's loss, training accuracy and seconds to `history`.
+
+        Raises
+        ------
+        ValueError
+            If the epoch saw no batches.
+        TrainingDiverged
+            If its loss, or a weight after its last update, is not finite:
+            says what went non-finite first and in which batch; `has_bn`
+            (the net has batch norm) decides the advice.
+        """
+        result = self.totals()
+        if result.examples == 0:
+            raise ValueError(
+                f"train_iter yielded no batches in epoch {epoch}: it must give "
+                f"the same batches every time it is iterated"
+            )
+        if not (math.isfinite(result.loss_sum) and result.params_finite):
+            cause, batch = self.trace.first_non_finite()
+            raise divergence.diverged(
+                result.loss_sum, lr, epoch=epoch, history=history, cause=cause,
+                batch=batch, has_batch_norm=has_bn,
+            )  # fmt: skip
+        _record(history, result)
+
+
+def _record(history: History, result: Epoch) -> None:
+    n = result.examples
+    # The examples of the epochs before, recovered exactly (a whole number)
+    # from the rate over them.
+    examples = round(history.examples_per_sec * sum(history.seconds)) + n
+    history.loss.append(result.loss_sum / n)
+    history.train_acc.append(result.correct / n)
+    history.seconds.append(result.seconds)
+    history.examples_per_sec = examples / sum(history.seconds)
+
+
+def train_epoch(net, train_iter, loss, trainer, device) -> Epoch:
+    """One timed pass of SGD over `train_iter`, for the benchmark.
+
+    The inner loop of :func:`bnlesson.lesson03.train`, on a net already set
+    up (:func:`bnlesson.sgd.sgd_setup`), without test evaluation or logging.
+    """
+    meter = EpochMeter(net, device)
+    for X, y in train_iter:
+        X, y = X.as_in_ctx(device), y.as_in_ctx(device)
+        with autograd.record():
+            y_hat = net(X)
+            l = loss(y_hat, y)
+        l.backward()
+        trainer.step(X.shape[0])
+        meter.add(X, y, y_hat, l)
+    return meter.totals()

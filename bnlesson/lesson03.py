@@ -149,8 +149,9 @@ def batchnorm_layers(net: nn.Block) -> list:
     return [bn for child in net._children.values() for bn in batchnorm_layers(child)]
 
 
-# Shown in notebooks/03_lenet_with_and_without_bn.ipynb, In [5], "The training
-# loop"; tests/test_lesson03.py proves that both give the same history.
+# Shown in section "The training loop"; tests/test_lesson03_train.py proves
+# that both give the same history.
+# 03_lenet_with_and_without_bn.ipynb, In [5]
 def train(net, train_iter, test_iter, num_epochs, lr, device=None, *,
           verbose=True, live=None, name=None):  # fmt: skip
     r"""Train `net` by minibatch SGD, one line per epoch (d2l's `train_ch6`).

@@ -16,7 +16,7 @@ with :math:`m` values, :math:`s = 1/\sqrt{\sigma_B^2 + \epsilon}`,
     \qquad
     \frac{\partial \ell}{\partial \beta} = m\, \overline{g}.
 
-:class:`FastBatchNorm` follows the conventions of :mod:`bnlesson.layers`
+:class:`FastBatchNorm` follows the conventions of :mod:`bnlesson.lesson01`
 (``momentum`` weights the old moving value, biased batch variance) and
 updates its moving statistics in the forward pass. The lesson times each
 speed-up with :func:`bnlesson.lesson04.profile`.

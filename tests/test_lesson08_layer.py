@@ -203,6 +203,9 @@ def test_block_trains_with_a_trainer_without_deadlock():
 
 def test_lenet_trains_exactly_as_with_the_lecture_block():
     """Drop-in: same losses, parameters and moving statistics after 3 SGD steps."""
+    # Seeded: at learning rate 0.9 some Xavier draws amplify float32 rounding
+    # past the tolerance, so the draw must not depend on earlier tests.
+    mx.random.seed(0)
     nets = [lesson03.lenet(FastBatchNorm), lesson03.lenet("scratch")]
     nets[0].initialize(mx.init.Xavier())
     nets[1].initialize()

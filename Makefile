@@ -152,7 +152,7 @@ run: setup
 # Executes copies of the lessons (the committed notebooks stay as they are)
 # and prints each one's wall time; in live mode against the 60 s budget.
 time-lessons: setup
-	$(BIN)/python tools/time_lessons.py --mode $(or $(MODE),live) $(NOTEBOOKS)
+	$(BIN)/python tools/time_lessons.py --mode $(or $(MODE),live) $(LESSONS)
 
 lint: env
 	$(BIN)/ruff check bnlesson tests tools notebooks

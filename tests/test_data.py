@@ -13,6 +13,7 @@ from functools import partial
 
 import numpy as onp
 import pytest
+from fakes import FullDisk
 
 from bnlesson import data, dataset, download, fetch
 
@@ -382,24 +383,6 @@ def _fail_with(error_number):
         raise OSError(error_number, os.strerror(error_number))
 
     return fail
-
-
-class FullDisk:
-    """A file whose writes fail as on a full disk."""
-
-    fdopen = os.fdopen  # the real one, for the file's descriptor
-
-    def __init__(self, fd, mode):
-        self.file = FullDisk.fdopen(fd, mode)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.file.close()
-
-    def write(self, chunk):
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     def flush(self):
         pass

@@ -5,6 +5,7 @@ import os
 import stat
 
 import pytest
+from fakes import FullDisk
 
 from bnlesson import fetch
 
@@ -51,23 +52,9 @@ def test_an_unreachable_server_is_not_an_oserror(tmp_path):
     assert list(dest.iterdir()) == []
 
 
-class _FullDisk:
-    def __init__(self, fd, mode):
-        self.file = open(fd, mode)  # noqa: SIM115 - closed in __exit__
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.file.close()
-
-    def write(self, chunk):
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-
-
 def test_a_full_disk_stays_an_oserror(tmp_path, monkeypatch):
     url, dest = _served(tmp_path)
-    monkeypatch.setattr(fetch.os, "fdopen", _FullDisk)
+    monkeypatch.setattr(fetch.os, "fdopen", FullDisk)
     with pytest.raises(OSError) as err:
         fetch.download_to(url, dest / "f.bin", print, 5)
     assert err.value.errno == errno.ENOSPC

@@ -1,6 +1,5 @@
 """lenet's variants, batchnorm_layers, and the training loop notebook = package."""
 
-
 import pytest
 from mxnet import autograd, np
 from mxnet.gluon import nn

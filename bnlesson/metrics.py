@@ -162,21 +162,3 @@ def _record(history: History, result: Epoch) -> None:
     history.train_acc.append(result.correct / n)
     history.seconds.append(result.seconds)
     history.examples_per_sec = examples / sum(history.seconds)
-
-
-def train_epoch(net, train_iter, loss, trainer, device) -> Epoch:
-    """One timed pass of SGD over `train_iter`, for the benchmark.
-
-    The inner loop of :func:`bnlesson.lesson03.train`, on a net already set
-    up (:func:`bnlesson.sgd.sgd_setup`), without test evaluation or logging.
-    """
-    meter = EpochMeter(net, device)
-    for X, y in train_iter:
-        X, y = X.as_in_ctx(device), y.as_in_ctx(device)
-        with autograd.record():
-            y_hat = net(X)
-            l = loss(y_hat, y)
-        l.backward()
-        trainer.step(X.shape[0])
-        meter.add(X, y, y_hat, l)
-    return meter.totals()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 import time
 from typing import Callable
@@ -99,19 +100,22 @@ def profile(forward: Callable, dY=None, repeat: int = 10) -> tuple:
     if repeat < 1:
         raise ValueError(f"repeat must be at least 1, not {repeat}")
     times = []
-    with tempfile.TemporaryDirectory() as tmp:  # the profiler writes a trace
-        profiler.set_config(profile_all=True, aggregate_stats=True,
-                            filename=os.path.join(tmp, "profile.json"))  # fmt: skip
-        try:
-            for i in range(repeat + 1):
-                if i == 1:
-                    profiler.set_state("run")
-                start = time.perf_counter()
-                one_pass(forward, dY)
-                times.append(1000 * (time.perf_counter() - start))
-        finally:
-            profiler.set_state("stop")
-        stats = json.loads(profiler.dumps(reset=True, format="json"))["Time"]
+    # The profiler writes a trace file from its own thread, possibly while
+    # the folder is being removed: remove it without failing on that race.
+    tmp = tempfile.mkdtemp()
+    profiler.set_config(profile_all=True, aggregate_stats=True,
+                        filename=os.path.join(tmp, "profile.json"))  # fmt: skip
+    try:
+        for i in range(repeat + 1):
+            if i == 1:
+                profiler.set_state("run")
+            start = time.perf_counter()
+            one_pass(forward, dY)
+            times.append(1000 * (time.perf_counter() - start))
+    finally:
+        profiler.set_state("stop")
+    stats = json.loads(profiler.dumps(reset=True, format="json"))["Time"]
+    shutil.rmtree(tmp, ignore_errors=True)
     ops = {**stats.get("operator", {}), **stats.get("Custom Operator", {})}
     ms = {k: v["Total"] / repeat for k, v in ops.items() if k not in BOOKKEEPING}
     return float(onp.median(times[1:])), ms

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import tempfile
 import time
 from typing import Callable
@@ -100,11 +99,11 @@ def profile(forward: Callable, dY=None, repeat: int = 10) -> tuple:
     if repeat < 1:
         raise ValueError(f"repeat must be at least 1, not {repeat}")
     times = []
-    # The profiler writes a trace file from its own thread, possibly while
-    # the folder is being removed: remove it without failing on that race.
-    tmp = tempfile.mkdtemp()
-    profiler.set_config(profile_all=True, aggregate_stats=True,
-                        filename=os.path.join(tmp, "profile.json"))  # fmt: skip
+    # The profiler writes its trace from its own thread, even after "stop":
+    # one file in the temporary folder, overwritten by every call, so no
+    # folder has to be removed while that thread may still write into it.
+    trace = os.path.join(tempfile.gettempdir(), "bnlesson_profile.json")
+    profiler.set_config(profile_all=True, aggregate_stats=True, filename=trace)
     try:
         for i in range(repeat + 1):
             if i == 1:
@@ -115,7 +114,6 @@ def profile(forward: Callable, dY=None, repeat: int = 10) -> tuple:
     finally:
         profiler.set_state("stop")
     stats = json.loads(profiler.dumps(reset=True, format="json"))["Time"]
-    shutil.rmtree(tmp, ignore_errors=True)
     ops = {**stats.get("operator", {}), **stats.get("Custom Operator", {})}
     ms = {k: v["Total"] / repeat for k, v in ops.items() if k not in BOOKKEEPING}
     return float(onp.median(times[1:])), ms

@@ -24,6 +24,14 @@ BIN := $(VENV)/bin
 # (see README, "On a GPU"); the CUDA wheel and its CUDA libraries replace the
 # CPU wheel in $(VENV).
 GPU ?=
+# The CUDA builds of MXNet 1.9.1 on the registry (bnlesson.install.GPU_BUILDS,
+# a test keeps them equal): refused here, before the environment is touched.
+GPU_BUILDS := cu117 cu116 cu115 cu114 cu113 cu112 cu111 cu110
+ifneq ($(GPU),)
+ifneq ($(words $(GPU)) $(filter $(GPU_BUILDS),$(GPU)),1 $(GPU))
+$(error GPU=$(GPU) is not a CUDA build of MXNet 1.9.1 on the package registry: use GPU=cu117 (or cu116 ... cu110), or no GPU= for the CPU build)
+endif
+endif
 STAMP := $(VENV)/.bnlesson-installed$(if $(GPU),-$(GPU))
 PORT ?= 8888
 IP ?= 127.0.0.1

@@ -39,8 +39,14 @@ IP ?= 127.0.0.1
 # time-lessons (default live there): full, live or fast; see README,
 # "Teaching with bnlesson". Unset, make lab leaves $BNLESSON_MODE as it is.
 MODE ?=
-ifneq ($(filter-out full live fast,$(MODE)),)
-$(error MODE=$(MODE) is not a run mode: use MODE=full, MODE=live or MODE=fast)
+# In any case, like $BNLESSON_MODE (MODE=Live is live): lowercased here, so
+# the kernels and tools/time_lessons.py get the lowercase name.
+UPPER := A B C D E F G H I J K L M N O P Q R S T U V W X Y Z
+LOWER := a b c d e f g h i j k l m n o p q r s t u v w x y z
+lowercase = $(if $(2),$(call lowercase,$(subst $(firstword $(2)),$(firstword $(3)),$(1)),$(wordlist 2,26,$(2)),$(wordlist 2,26,$(3))),$(1))
+override MODE := $(call lowercase,$(strip $(MODE)),$(UPPER),$(LOWER))
+ifneq ($(filter-out full live fast,$(MODE))$(word 2,$(MODE)),)
+$(error MODE=$(MODE) is not a run mode: use MODE=full, MODE=live or MODE=fast (in any case))
 endif
 # pytest-style extra arguments, e.g. make test ARGS="-k data -x"
 ARGS ?=

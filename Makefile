@@ -24,6 +24,14 @@ BIN := $(VENV)/bin
 # (see README, "On a GPU"); the CUDA wheel and its CUDA libraries replace the
 # CPU wheel in $(VENV).
 GPU ?=
+# The CUDA builds of MXNet 1.9.1 on the registry (bnlesson.install.GPU_BUILDS,
+# a test keeps them equal): refused here, before the environment is touched.
+GPU_BUILDS := cu117 cu116 cu115 cu114 cu113 cu112 cu111 cu110
+ifneq ($(GPU),)
+ifneq ($(words $(GPU)) $(filter $(GPU_BUILDS),$(GPU)),1 $(GPU))
+$(error GPU=$(GPU) is not a CUDA build of MXNet 1.9.1 on the package registry: use GPU=cu117 (or cu116 ... cu110), or no GPU= for the CPU build)
+endif
+endif
 STAMP := $(VENV)/.bnlesson-installed$(if $(GPU),-$(GPU))
 PORT ?= 8888
 IP ?= 127.0.0.1
@@ -31,8 +39,14 @@ IP ?= 127.0.0.1
 # time-lessons (default live there): full, live or fast; see README,
 # "Teaching with bnlesson". Unset, make lab leaves $BNLESSON_MODE as it is.
 MODE ?=
-ifneq ($(filter-out full live fast,$(MODE)),)
-$(error MODE=$(MODE) is not a run mode: use MODE=full, MODE=live or MODE=fast)
+# In any case, like $BNLESSON_MODE (MODE=Live is live): lowercased here, so
+# the kernels and tools/time_lessons.py get the lowercase name.
+UPPER := A B C D E F G H I J K L M N O P Q R S T U V W X Y Z
+LOWER := a b c d e f g h i j k l m n o p q r s t u v w x y z
+lowercase = $(if $(2),$(call lowercase,$(subst $(firstword $(2)),$(firstword $(3)),$(1)),$(wordlist 2,26,$(2)),$(wordlist 2,26,$(3))),$(1))
+override MODE := $(call lowercase,$(strip $(MODE)),$(UPPER),$(LOWER))
+ifneq ($(filter-out full live fast,$(MODE))$(word 2,$(MODE)),)
+$(error MODE=$(MODE) is not a run mode: use MODE=full, MODE=live or MODE=fast (in any case))
 endif
 # pytest-style extra arguments, e.g. make test ARGS="-k data -x"
 ARGS ?=

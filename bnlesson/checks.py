@@ -101,6 +101,22 @@ def _import_error(module: str) -> str | None:
     return None
 
 
+def _import_fix() -> str:
+    """Return the fix for an import of MXNet (or of d2l, which imports it)."""
+    # With the layer switched off, MXNet cannot import on a numpy that lacks
+    # its names, and --fix changes nothing: only unsetting the variable helps.
+    if compat.disabled() and importlib.util.find_spec("numpy") is not None:
+        import numpy
+
+        if compat.missing_names(numpy):
+            return (
+                f"unset {compat.DISABLE_ENV} (it switches off the compatibility "
+                f"layer MXNet needs with numpy {numpy.__version__}; --fix cannot "
+                "help while it is set)"
+            )
+    return FIX
+
+
 def mxnet() -> tuple[str, str, str]:
     builds = install.mxnet_builds()
     if not builds:
@@ -110,7 +126,7 @@ def mxnet() -> tuple[str, str, str]:
     if error and "libcuda.so" in error:
         return fail(f"{found}; import fails: {error}", "see GPU below")
     if error:
-        return fail(f"{found}; import fails: {error}", FIX)
+        return fail(f"{found}; import fails: {error}", _import_fix())
     return ok(f"{found}, imports")
 
 
@@ -120,7 +136,7 @@ def d2l() -> tuple[str, str, str]:
         return fail("not installed", FIX)
     error = _import_error("d2l.mxnet")
     if error:
-        return fail(f"{version}; import fails: {error}", FIX)
+        return fail(f"{version}; import fails: {error}", _import_fix())
     return ok(f"{version}, `from d2l import mxnet` works")
 
 
@@ -149,6 +165,7 @@ def kernel() -> tuple[str, str, str]:
 
 def dataset() -> tuple[str, str, str]:
     from . import data
+    from . import dataset as data_module
 
     try:
         folder = data.find_data()
@@ -160,6 +177,8 @@ def dataset() -> tuple[str, str, str]:
         found = lines[0] + (" " + "; ".join(searched) if searched else "")
         ways = lines[lines.index("Fix it one of three ways:") + 1 :]
         download = f"{FIX} (downloads it)"
+        if not data_module._writable(data.cache_dir()):  # it would fail there
+            download = f"set MXNET_HOME to a folder you can write, then {download}"
         if os.environ.get(data.DATA_ENV):  # a named folder is never filled
             download = f"unset {data.DATA_ENV} and run {download}"
         return fail(found, f"{download}, or:\n" + "\n".join(ways))

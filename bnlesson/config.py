@@ -28,19 +28,45 @@ _DESCRIPTIONS = {
 }
 
 
+#: The values ``$BNLESSON_FAST`` may take (any case): on, and off (or unset).
+FAST_ON = ("1", "true", "yes", "on")
+FAST_OFF = ("0", "false", "no", "off")
+
+
 def _flag(value: str) -> bool:
-    return value.strip().lower() not in ("", "0", "false", "no", "off")
+    """Return whether `value` of ``$BNLESSON_FAST`` asks for fast mode.
+
+    Only the values of :data:`FAST_ON` and :data:`FAST_OFF` are accepted: a
+    typo such as ``n`` or ``fasle`` must not silently mean fast.
+    """
+    word = value.strip().lower()
+    if word in FAST_ON:
+        return True
+    if not word or word in FAST_OFF:
+        return False
+    raise ValueError(
+        f"{FAST_ENV}={value!r} is neither on nor off: set {FAST_ENV}=1 for fast "
+        f"mode (or {', '.join(FAST_ON[1:])}), {FAST_ENV}=0 for not fast (or "
+        f"{', '.join(FAST_OFF[1:])}), or unset it"
+    )
 
 
 def mode() -> str:
     """Return the run mode: ``"full"``, ``"live"`` or ``"fast"``.
 
-    ``$BNLESSON_MODE`` names it; without it ``BNLESSON_FAST=1`` still means
-    fast, and anything else full. An unknown name, or ``BNLESSON_FAST=1``
-    beside another mode, is refused rather than guessed.
+    ``$BNLESSON_MODE`` names it, in any case; without it ``BNLESSON_FAST=1``
+    (or true, yes, on) still means fast, and 0 (false, no, off) or unset full.
+
+    Raises
+    ------
+    ValueError
+        If ``$BNLESSON_MODE`` is not a mode, ``$BNLESSON_FAST`` is not one of
+        the values above, or ``$BNLESSON_FAST`` asks for fast beside another
+        mode: refused rather than guessed.
     """
     name = os.environ.get(MODE_ENV, "").strip().lower()
-    fast = _flag(os.environ.get(FAST_ENV, ""))
+    fast_value = os.environ.get(FAST_ENV, "").strip()
+    fast = _flag(fast_value)
     if not name:
         return "fast" if fast else "full"
     if name not in MODES:
@@ -50,8 +76,8 @@ def mode() -> str:
         )
     if fast and name != "fast":
         raise ValueError(
-            f"{MODE_ENV}={name} and {FAST_ENV}=1 ask for two run modes: unset "
-            f"{FAST_ENV} (or set {MODE_ENV}=fast)"
+            f"{MODE_ENV}={name} and {FAST_ENV}={fast_value} ask for two run modes: "
+            f"unset {FAST_ENV} (or set {MODE_ENV}=fast)"
         )
     return name
 

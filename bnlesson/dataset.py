@@ -57,15 +57,57 @@ class DataError(RuntimeError):
     """Fashion-MNIST is missing, corrupt or could not be downloaded."""
 
 
-def _how_to_fix() -> str:
-    return (
-        "Fix it one of three ways:\n"
-        "  1. Debian/Ubuntu: apt-get update && apt-get install dataset-fashion-mnist\n"
-        f"     (puts the four files in {DEBIAN_DIR})\n"
-        f"  2. export {DATA_ENV}=/a/folder/with/the/four/files (gzipped or not)\n"
-        "  3. go online and run `python -m bnlesson.data` (or `make data`), which\n"
-        f"     downloads them into {cache_dir()}"
-    )
+def _how_to_fix(
+    root: str | os.PathLike | None = None, unwritable: Path | None = None
+) -> str:
+    """Return the three ways to get the files, as they apply right now.
+
+    The download (the third way) goes into MXNet's cache and is tried only
+    when no folder is named (no `root`, no ``$BNLESSON_DATA``), so its advice
+    says to unname the folder, or to pick another cache when this one cannot
+    be written (`unwritable` failed, or the cache is not writable).
+    """
+    env = os.environ.get(DATA_ENV)
+    second = [f"export {DATA_ENV}=/a/folder/with/the/four/files (gzipped or not)"]
+    if env:
+        second = [
+            f"set {DATA_ENV} to a folder with the four files (gzipped or not);",
+            f"it is now {env!r}",
+        ]
+    # No download is tried while a folder is named: it must be unnamed first.
+    named = ["leave out --root (the `root` argument)"] if root is not None else []
+    named += [f"`unset {DATA_ENV}`"] if env else []
+    third = []
+    if named:
+        third.append(
+            f"{' and '.join(named)} (no download is tried while a folder is named),"
+        )
+    blocked = unwritable or (None if _writable(cache_dir()) else cache_dir())
+    into = cache_dir()
+    if blocked is not None:
+        third.append(
+            f"set MXNET_HOME to a folder you can write ({blocked} cannot be written),"
+        )
+        into = "$MXNET_HOME/datasets/fashion-mnist"
+    third += [
+        "go online and run `python -m bnlesson.data` (or `make data`), which",
+        f"downloads them into {into}",
+    ]
+    lines = ["Fix it one of three ways:"]
+    for number, text in enumerate(
+        (["Debian/Ubuntu: apt-get update && apt-get install dataset-fashion-mnist",
+          f"(puts the four files in {DEBIAN_DIR})"], second, third), start=1
+    ):  # fmt: skip
+        lines += [f"  {number}. {text[0]}"] + [f"     {line}" for line in text[1:]]
+    return "\n".join(lines)
+
+
+def _writable(folder: Path) -> bool:
+    """Return True if `folder`, or the folder it would be made in, is writable."""
+    for path in (folder, *folder.parents):
+        if path.exists():
+            return path.is_dir() and os.access(path, os.W_OK | os.X_OK)
+    return False
 
 
 def cache_dir() -> Path:
@@ -111,12 +153,21 @@ def find_data(root: str | os.PathLike | None = None) -> Path:
         if _complete(folder):
             return folder
     searched = "\n".join(f"  - {folder} ({why})" for folder, why in candidates)
-    missing = [n for n in FILES if not _file_in(candidates[0][0], n)]
-    detail = f" (missing there: {', '.join(missing)})" if len(candidates) == 1 else ""
+    detail = _named_detail(candidates[0][0]) if len(candidates) == 1 else ""
     raise DataError(
         f"Fashion-MNIST was not found{detail}. Searched:\n{searched}\n"
-        f"{_relative_env_note(root)}{_how_to_fix()}"
+        f"{_relative_env_note(root)}{_how_to_fix(root)}"
     )
+
+
+def _named_detail(folder: Path) -> str:
+    """Say what is wrong with a folder named explicitly."""
+    if not folder.exists():
+        return f" ({folder} does not exist)"
+    if not folder.is_dir():
+        return f" ({folder} is a file, not a folder: name the folder holding the files)"
+    missing = [n for n in FILES if not _file_in(folder, n)]
+    return f" (missing there: {', '.join(missing)})"
 
 
 def _relative_env_note(root) -> str:

@@ -137,5 +137,5 @@ def _writing(folder: Path, what: str) -> Iterator[None]:
             fix = "Make it writable, or set MXNET_HOME to a folder you can write"
         raise CacheWriteError(
             f"Cannot {what} {folder}: {reason} ({err}). {fix} (the files go "
-            f"to $MXNET_HOME/datasets/fashion-mnist).\n{_how_to_fix()}"
+            f"to $MXNET_HOME/datasets/fashion-mnist).\n{_how_to_fix(unwritable=folder)}"
         ) from err

@@ -18,6 +18,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 from typing import Sequence
 
 from . import compat, cudalibs
@@ -66,11 +67,20 @@ def _run(command: str, *args: str) -> list[str]:
     return argv
 
 
+#: The CUDA builds of MXNet 1.9.1 on the registry (checked with ``pip index
+#: versions mxnet-cu11N``: cu110 to cu117, no cu118 or cu119), newest first.
+#: Only CUDA 11: its libraries exist as ``nvidia-*-cu11`` wheels, CUDA 10's do
+#: not. The Makefile's GPU check lists the same (a test keeps them equal).
+GPU_BUILDS = tuple(f"cu11{n}" for n in range(7, -1, -1))
+
+
 def _check_gpu(gpu: str) -> None:
-    if not re.fullmatch(r"cu11\d", gpu):
+    if gpu not in GPU_BUILDS:
         raise ValueError(
-            f"GPU={gpu!r} is not a CUDA 11 build of MXNet 1.9.1; use cu117 (or "
-            "cu112, cu110): only their CUDA libraries exist as nvidia-*-cu11 wheels"
+            f"GPU={gpu!r} is not a CUDA build of MXNet 1.9.1 on the package "
+            f"registry; use cu117 (or {', '.join(GPU_BUILDS[1:])}): only CUDA 11 "
+            "builds have their CUDA libraries as nvidia-*-cu11 wheels. Nothing "
+            "was changed."
         )
 
 
@@ -91,17 +101,28 @@ def install_stack(gpu: str | None = None) -> list[list[str]]:
     With `gpu` (e.g. ``"cu117"``) MXNet's CUDA build replaces the CPU one and
     the CUDA 11 libraries of :data:`bnlesson.cudalibs.WHEELS` come along. The
     environment's numpy is never touched on Python 3.12+.
+
+    A build that replaces another is downloaded first (with the CUDA
+    libraries), and the installed one is uninstalled only once the download
+    succeeded: offline, or for a build the registry does not have, the
+    working build stays.
+
+    Raises
+    ------
+    ValueError
+        If `gpu` is not one of :data:`GPU_BUILDS`; nothing is run then.
+    OSError
+        If the download of a replacing build fails; nothing was removed then.
+    subprocess.CalledProcessError
+        If another pip command fails.
     """
     if gpu:
         _check_gpu(gpu)
     want_mxnet = f"mxnet-{gpu}" if gpu else "mxnet"
     builds = mxnet_builds()
-    run = []
     if set(builds) - {want_mxnet}:
-        # All builds share the folder mxnet/: remove every one, then install
-        # the wanted one afresh, or its files would be half overwritten.
-        run.append(_run("uninstall", "-y", *sorted(builds)))
-        builds = {}
+        return _replace(want_mxnet, sorted(builds), gpu)
+    run = []
     missing = _missing(want_mxnet, builds)
     if missing:
         # --no-deps on 3.12+ (their pins cannot install) and for a CUDA build
@@ -111,6 +132,32 @@ def install_stack(gpu: str | None = None) -> list[list[str]]:
     wheels = cudalibs.missing_wheels() if gpu else []
     if wheels:
         run.append(_run("install", "--no-deps", *wheels))
+    return run
+
+
+def _replace(want_mxnet: str, builds: list[str], gpu: str | None) -> list[list[str]]:
+    """Replace the MXNet `builds` by `want_mxnet`, downloading before removing."""
+    # All builds share the folder mxnet/: every one must go before the wanted
+    # one is installed afresh, or its files would be half overwritten. So the
+    # new files are fetched first, while the old build still works.
+    missing = _missing(want_mxnet, {})
+    wheels = cudalibs.missing_wheels() if gpu else []
+    with tempfile.TemporaryDirectory(prefix="bnlesson-install-") as folder:
+        # --no-deps: every MXNet build has the same dependencies, installed
+        # with the build it replaces (and d2l's are the pinned stack's).
+        try:
+            run = [_run("download", "--no-deps", "--dest", folder, *missing, *wheels)]
+        except subprocess.CalledProcessError as err:
+            raise OSError(
+                f"could not download {' '.join(missing + wheels)} (pip's message "
+                f"is above); nothing was changed: {', '.join(builds)} stays "
+                "installed and working. Run the command again once the package "
+                "registry can be reached."
+            ) from err
+        run.append(_run("uninstall", "-y", *builds))
+        # --no-index: from the downloaded files only, never the network.
+        local = ["--no-deps", "--no-index", "--find-links", folder]
+        run.append(_run("install", *local, *missing, *wheels))
     return run
 
 

@@ -2,12 +2,16 @@
 the line that names it, and live mode's data subset (issue 15)."""
 
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as onp
 import pytest
 
 from bnlesson import config, data, notebook
+
+from nbutil import ROOT
 
 SANITIZE = Path(__file__).with_name("sanitize.cfg")
 
@@ -79,6 +83,78 @@ def test_two_modes_at_once_are_refused_saying_what_to_unset(monkeypatch, name):
             ask()
         assert "unset BNLESSON_FAST" in str(err.value)
         assert "BNLESSON_MODE=fast" in str(err.value)
+
+
+@pytest.mark.parametrize("fast", ["yes", "TRUE", " on"])
+def test_the_two_modes_message_quotes_the_fast_value_that_was_set(monkeypatch, fast):
+    _env(monkeypatch, "live", fast)
+    with pytest.raises(ValueError) as err:
+        config.mode()
+    assert str(err.value).startswith(
+        f"BNLESSON_MODE=live and BNLESSON_FAST={fast.strip()} ask for two run modes"
+    )
+
+
+@pytest.mark.parametrize(
+    "fast, expected",
+    [
+        ("True", "fast"),
+        ("ON", "fast"),
+        ("Yes", "fast"),
+        ("No", "full"),
+        ("OFF", "full"),
+    ],
+)
+def test_the_documented_fast_values_are_accepted_in_any_case(
+    monkeypatch, fast, expected
+):
+    _env(monkeypatch, fast=fast)
+    assert config.mode() == expected
+
+
+@pytest.mark.parametrize("fast", ["n", "fasle", "y", "2", "enabled", "-1"])
+@pytest.mark.parametrize("mode", [None, "full"])
+def test_a_fast_value_that_is_not_documented_is_refused(monkeypatch, mode, fast):
+    # Before, anything but 0/false/no/off meant fast: `n` and `fasle` too.
+    _env(monkeypatch, mode, fast)
+    with pytest.raises(ValueError) as err:
+        config.mode()
+    assert str(err.value) == (
+        f"BNLESSON_FAST={fast!r} is neither on nor off: set BNLESSON_FAST=1 for "
+        "fast mode (or true, yes, on), BNLESSON_FAST=0 for not fast (or false, "
+        "no, off), or unset it"
+    )
+
+
+def make_mode(value: str) -> subprocess.CompletedProcess:
+    """What make makes of MODE=`value` (the MODE its commands get)."""
+    show = 'show-mode: ; @echo "[$(MODE)]"'
+    return subprocess.run(
+        ["make", "-s", "--no-print-directory", "--eval", show, "show-mode",
+         f"MODE={value}"],
+        cwd=ROOT, capture_output=True, text=True,
+    )  # fmt: skip
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+@pytest.mark.parametrize("value", ["Live", "LIVE", "live", "Fast", "FULL"])
+def test_make_takes_a_mode_in_any_case_as_the_environment_does(monkeypatch, value):
+    # One rule for both: BNLESSON_MODE=LIVE was accepted, MODE=Live refused.
+    _env(monkeypatch, value)
+    result = make_mode(value)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"[{config.mode()}]" == f"[{value.lower()}]"
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+@pytest.mark.parametrize("value", ["quick", "live fast", "Lve"])
+def test_make_refuses_what_the_environment_refuses(monkeypatch, value):
+    _env(monkeypatch, value)
+    with pytest.raises(ValueError, match="is not a run mode"):
+        config.mode()
+    result = make_mode(value)
+    assert result.returncode != 0
+    assert f"MODE={value.lower()} is not a run mode" in result.stderr
 
 
 @pytest.mark.parametrize(

@@ -417,3 +417,80 @@ def test_cache_write_failures_say_what_failed_and_where(
     if where == "disk":
         assert "Free about 31 MB there" in message
     assert not list(dest.glob("*.part-*")) if dest.exists() else True
+
+
+# --- the advice fits the situation (issue 20, item 14) ----------------------
+
+
+def third_fix(message: str) -> str:
+    """Return the text of the third way to fix it, on one line."""
+    return " ".join(message.split("  3. ")[1].split())
+
+
+@pytest.mark.parametrize(
+    "kind, says",
+    [
+        ("missing", "{path} does not exist"),
+        ("file", "{path} is a file, not a folder: name the folder holding the files"),
+    ],
+)
+def test_a_data_folder_that_is_no_folder_is_named_as_such(
+    isolated, monkeypatch, kind, says
+):
+    path = isolated / "given"
+    if kind == "file":
+        path.write_bytes(b"")
+    monkeypatch.setenv(data.DATA_ENV, str(path))
+    with pytest.raises(data.DataError) as err:
+        data.ensure_data()
+    message = str(err.value)
+    assert f"Fashion-MNIST was not found ({says.format(path=path)})" in message
+    assert "missing there" not in message
+
+
+def test_with_bnlesson_data_set_the_download_advice_says_to_unset_it(
+    isolated, monkeypatch
+):
+    # While $BNLESSON_DATA is set no download is tried: going online and
+    # running bnlesson.data alone would fail the same way.
+    monkeypatch.setenv(data.DATA_ENV, str(isolated / "empty"))
+    with pytest.raises(data.DataError) as err:
+        data.ensure_data()
+    assert third_fix(str(err.value)) == (
+        "`unset BNLESSON_DATA` (no download is tried while a folder is named), go "
+        "online and run `python -m bnlesson.data` (or `make data`), which downloads "
+        f"them into {data.cache_dir()}"
+    )
+    assert f"it is now {str(isolated / 'empty')!r}" in str(err.value)
+    with pytest.raises(data.DataError) as err:
+        data.find_data(isolated / "other")
+    assert third_fix(str(err.value)).startswith(
+        "leave out --root (the `root` argument) and `unset BNLESSON_DATA` (no download"
+    )
+
+
+def test_a_cache_that_cannot_be_written_is_not_offered_for_the_download(
+    isolated, monkeypatch
+):
+    # A read-only $MXNET_HOME: the download fails there, and the advice must
+    # not be to download into it again.
+    monkeypatch.setattr(download.Path, "mkdir", _fail_with(errno.EROFS))
+    with pytest.raises(download.CacheWriteError) as err:
+        data.ensure_data()
+    fix = third_fix(str(err.value))
+    assert fix.startswith(
+        f"set MXNET_HOME to a folder you can write ({data.cache_dir()} cannot be "
+        "written), go online and run `python -m bnlesson.data`"
+    )
+    assert fix.endswith("downloads them into $MXNET_HOME/datasets/fashion-mnist")
+
+
+def test_an_unwritable_cache_is_seen_before_any_download(isolated, monkeypatch):
+    (isolated / "a-file").write_bytes(b"")  # no folder can be made below it
+    monkeypatch.setenv("MXNET_HOME", str(isolated / "a-file" / "home"))
+    assert data.main(["--no-download"]) == 1
+    with pytest.raises(data.DataError) as err:
+        data.find_data()
+    assert third_fix(str(err.value)).startswith(
+        f"set MXNET_HOME to a folder you can write ({data.cache_dir()} cannot be"
+    )

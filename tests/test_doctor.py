@@ -12,7 +12,7 @@ import sys
 import numpy
 import pytest
 
-from bnlesson import checks, compat, doctor
+from bnlesson import checks, compat, dataset, doctor
 
 LAYER_NEEDED = bool(compat.missing_names(numpy))
 
@@ -48,7 +48,49 @@ def test_without_the_layer_the_doctor_names_the_fix():
     assert line(result.stdout, "compat layer").split()[0] == "FAIL"
     assert f"fix: unset {compat.DISABLE_ENV}" in result.stdout
     assert "AttributeError" in line(result.stdout, "MXNet")
-    assert "fix: python -m bnlesson.doctor --fix" in result.stdout
+    # --fix changes nothing while the layer is off: only unsetting helps.
+    rows = result.stdout.splitlines()
+    for name in ("MXNet", "d2l"):
+        fix = rows[rows.index(line(result.stdout, name)) + 1].strip()
+        assert fix.startswith(f"fix: unset {compat.DISABLE_ENV} (it switches off")
+    assert "fix: python -m bnlesson.doctor --fix" not in result.stdout
+
+
+def test_with_the_layer_switched_off_the_import_fix_is_to_unset_it(monkeypatch):
+    # Python 3.13's situation, faked: numpy lacks names MXNet reads, the layer
+    # is switched off, and so importing MXNet (and d2l) fails.
+    monkeypatch.setenv(compat.DISABLE_ENV, "1")
+    monkeypatch.setattr(compat, "missing_names", lambda np: ["PZERO"])
+    monkeypatch.setattr(checks.install, "mxnet_builds", lambda: {"mxnet": "1.9.1"})
+    monkeypatch.setattr(checks.install, "installed", lambda name: "1.0.3")
+    error = "AttributeError: `np.PZERO` was removed in the NumPy 2.0 release."
+    monkeypatch.setattr(checks, "_import_error", lambda module: error)
+    for check in (checks.mxnet, checks.d2l):
+        status, found, fix = check()
+        assert status == "FAIL" and error in found
+        assert fix == (
+            f"unset {compat.DISABLE_ENV} (it switches off the compatibility layer "
+            f"MXNet needs with numpy {numpy.__version__}; --fix cannot help while "
+            "it is set)"
+        )
+    # Switched on again, a failing import is one --fix can repair.
+    monkeypatch.setenv(compat.DISABLE_ENV, "0")
+    assert checks.mxnet()[2] == checks.d2l()[2] == checks.FIX
+
+
+def test_an_unwritable_cache_is_not_offered_for_the_doctors_download(
+    tmp_path, monkeypatch
+):
+    (tmp_path / "a-file").write_bytes(b"")
+    monkeypatch.delenv("BNLESSON_DATA", raising=False)
+    monkeypatch.setenv("MXNET_HOME", str(tmp_path / "a-file" / "home"))
+    monkeypatch.setattr(dataset, "DEBIAN_DIR", tmp_path / "no-debian")
+    status, _, fix = checks.dataset()
+    assert status == "FAIL"
+    assert fix.startswith(
+        "set MXNET_HOME to a folder you can write, then python -m bnlesson.doctor "
+        "--fix (downloads it), or:"
+    )
 
 
 def test_a_missing_dataset_fails_with_the_ways_to_get_it(tmp_path):

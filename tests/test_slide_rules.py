@@ -165,21 +165,23 @@ def test_builds_installing_into_one_folder_at_once_all_succeed(tmp_path, monkeyp
     package = slide_assets.Package(path.as_uri(), integrity, "pkg", ("dist",))
     monkeypatch.setattr(slide_assets, "PACKAGES", (package,))
     slide_assets.fetch(package, tmp_path / "cache")
+
+    def build(out, start, errors):
+        start.wait()
+        try:
+            slide_assets.install(out, tmp_path / "cache")
+        except Exception as err:  # collected for the assert below
+            errors.append(err)
+
     for round_ in range(5):
         out = tmp_path / f"decks{round_}"
         out.mkdir()
         (out / "pkg").mkdir()  # an old, incomplete copy to be replaced
         (out / "pkg" / "stale.js").write_bytes(b"old")
         start, errors = threading.Barrier(4), []
-
-        def build():
-            start.wait()
-            try:
-                slide_assets.install(out, tmp_path / "cache")
-            except Exception as err:  # noqa: BLE001 (collected for the assert)
-                errors.append(err)
-
-        threads = [threading.Thread(target=build) for _ in range(4)]
+        threads = [
+            threading.Thread(target=build, args=(out, start, errors)) for _ in range(4)
+        ]
         for thread in threads:
             thread.start()
         for thread in threads:

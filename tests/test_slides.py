@@ -355,7 +355,7 @@ def test_two_builds_of_one_deck_do_not_collide(tmp_path, assets):
         try:
             for _ in range(5):
                 slides.build([nb], out)
-        except Exception as err:  # noqa: BLE001 (collected for the assert)
+        except Exception as err:  # collected for the assert below
             errors.append(err)
 
     threads = [threading.Thread(target=build) for _ in range(3)]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 import shutil
 import tarfile
@@ -77,14 +78,28 @@ def cache_dir() -> Path:
 def install(out: Path, cache: Path | None = None) -> None:
     """Copy every package's files into `out` (``out/reveal.js``, ``out/mathjax``).
 
+    A package already installed there, complete and of the pinned release, is
+    left as it is. Several builds may install into one `out` at once: each
+    extracts into a folder of its own and renames it into place, and a build
+    that finds another's complete copy there keeps that one.
+
     Raises
     ------
     AssetError
-        If a download fails or a tarball does not match its pinned hash.
+        If a download fails, a tarball does not match its pinned hash, or a
+        package's folder in `out` cannot be written or replaced.
     """
     for package in PACKAGES:
+        if _installed(package, out / package.folder):
+            continue
         tarball = fetch(package, cache or cache_dir())
-        _extract(tarball, package, out / package.folder)
+        try:
+            _extract(tarball, package, out / package.folder)
+        except OSError as err:
+            raise AssetError(
+                f"Cannot write {out / package.folder} ({err}): make {out} "
+                "writable, or build the decks into another folder (--out DIR)."
+            ) from None
 
 
 def fetch(package: Package, cache: Path) -> Path:
@@ -128,21 +143,78 @@ def _verify(path: Path, package: Package) -> None:
         )
 
 
+#: Written into each package's folder last: the release and every file's size.
+MANIFEST = ".bnlesson-assets.json"
+#: How often a build retries putting its copy in place while others do too.
+ATTEMPTS = 20
+
+
 def _extract(tarball: Path, package: Package, dest: Path) -> None:
-    """Copy the package's listed files into `dest`, via a temporary folder."""
+    """Copy the package's listed files into `dest`, via a temporary folder.
+
+    The folder gets its manifest before it is renamed to `dest`, so a
+    `dest` with a matching manifest is complete (see :func:`_installed`).
+    """
     with tarfile.open(tarball) as tar:
         members = [m for m in tar.getmembers() if m.isfile() and _wanted(m, package)]
         tmp = Path(tempfile.mkdtemp(prefix=dest.name + ".part-", dir=dest.parent))
         try:
+            sizes = {}
             for member in members:
-                path = tmp / member.name.split("/", 1)[1]
+                name = member.name.split("/", 1)[1]
+                path = tmp / name
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(tar.extractfile(member).read())
+                sizes[name] = member.size
+            manifest = {"integrity": package.integrity, "files": sizes}
+            (tmp / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
             tmp.chmod(0o755)  # mkdtemp's folder is private; the decks are not
-            shutil.rmtree(dest, ignore_errors=True)
-            os.replace(tmp, dest)
+            _put_in_place(tmp, package, dest)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _put_in_place(tmp: Path, package: Package, dest: Path) -> None:
+    """Rename `tmp` to `dest`, unless another build got a complete copy there.
+
+    Renaming a folder onto a non-empty one fails (``Directory not empty``), so
+    an old or incomplete `dest` is first renamed aside. Other builds may do
+    the same at the same moment: whoever's rename fails looks again, and
+    keeps the other's copy once it is complete.
+    """
+    for _ in range(ATTEMPTS):
+        if _installed(package, dest):
+            return  # another build's complete copy: ours is removed
+        try:
+            os.replace(tmp, dest)
+            return
+        except FileNotFoundError:
+            raise  # our own copy is gone: not a race, a real failure
+        except OSError:  # `dest` exists: move it aside, then try again
+            aside = Path(tempfile.mkdtemp(prefix=dest.name + ".old-", dir=dest.parent))
+            try:
+                os.replace(dest, aside / dest.name)
+            except FileNotFoundError:
+                pass  # another build moved it aside first
+            finally:
+                shutil.rmtree(aside, ignore_errors=True)
+    raise AssetError(
+        f"Could not put {package.folder} into {dest.parent}: {ATTEMPTS} attempts "
+        "failed while other builds replaced it. Let the other builds finish, "
+        "then run `make slides` again."
+    )
+
+
+def _installed(package: Package, dest: Path) -> bool:
+    """True if `dest` holds the pinned release's listed files, complete."""
+    try:
+        manifest = json.loads((dest / MANIFEST).read_text(encoding="utf-8"))
+        return manifest["integrity"] == package.integrity and all(
+            (dest / name).stat().st_size == size
+            for name, size in manifest["files"].items()
+        )
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return False  # missing, half-removed or not ours: install afresh
 
 
 def _wanted(member: tarfile.TarInfo, package: Package) -> bool:

@@ -6,6 +6,7 @@ import hashlib
 import io
 import os
 import tarfile
+import threading
 
 import nbformat
 import pytest
@@ -111,7 +112,8 @@ def test_verified_tarball_gives_only_the_listed_files(tmp_path):
     package = slide_assets.Package(path.as_uri(), integrity, "pkg", ("dist/a.js",))
     tarball = slide_assets.fetch(package, tmp_path / "cache")
     slide_assets._extract(tarball, package, tmp_path / "pkg")
-    assert [p.name for p in (tmp_path / "pkg").rglob("*") if p.is_file()] == ["a.js"]
+    got = [p.name for p in (tmp_path / "pkg").rglob("*") if p.is_file()]
+    assert sorted(got) == sorted(["a.js", slide_assets.MANIFEST])  # + what it holds
 
 
 def test_a_hash_mismatch_keeps_nothing(tmp_path):
@@ -153,3 +155,41 @@ def test_a_full_disk_is_not_blamed_on_the_network(tmp_path, monkeypatch):
     assert "Cannot write the download cache" in str(err.value)
     assert "connect to the network" not in str(err.value)
     assert list((tmp_path / "cache").iterdir()) == []
+
+
+def test_builds_installing_into_one_folder_at_once_all_succeed(tmp_path, monkeypatch):
+    # Three parallel `make slides` into one folder died 1 time in 3 with
+    # "Directory not empty" when swapping in reveal.js; here 4 builds x 5.
+    files = {f"dist/{i // 20}/f{i}.js": bytes([i % 256]) * 3000 for i in range(300)}
+    path, integrity = _tarball(tmp_path, files)
+    package = slide_assets.Package(path.as_uri(), integrity, "pkg", ("dist",))
+    monkeypatch.setattr(slide_assets, "PACKAGES", (package,))
+    slide_assets.fetch(package, tmp_path / "cache")
+
+    def build(out, start, errors):
+        start.wait()
+        try:
+            slide_assets.install(out, tmp_path / "cache")
+        except Exception as err:  # collected for the assert below
+            errors.append(err)
+
+    for round_ in range(5):
+        out = tmp_path / f"decks{round_}"
+        out.mkdir()
+        (out / "pkg").mkdir()  # an old, incomplete copy to be replaced
+        (out / "pkg" / "stale.js").write_bytes(b"old")
+        start, errors = threading.Barrier(4), []
+        threads = [
+            threading.Thread(target=build, args=(out, start, errors)) for _ in range(4)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+        got = {
+            str(p.relative_to(out / "pkg")): p.read_bytes()
+            for p in (out / "pkg").rglob("*.js")
+        }
+        assert got == files, "the installed copy is incomplete or mixed"
+        assert sorted(p.name for p in out.iterdir()) == ["pkg"], "leftovers"

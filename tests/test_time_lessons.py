@@ -108,8 +108,79 @@ def test_bad_arguments_stop_before_any_kernel_starts(tmp_path):
         ("--mode", "quick", nb): "invalid choice: 'quick'",
         (tmp_path / "missing.ipynb",): "no such notebook: ",
         ("--output-dir", tmp_path, nb): "would overwrite them",
+        ("--output-dir", nb, nb): (
+            f"error: --output-dir {nb} is a file, not a folder: name a folder "
+            "for the executed copies (it is created if missing)\n"
+        ),
+        ("--output-dir", nb / "out", nb): (
+            f"error: --output-dir {nb / 'out'} cannot be written (Not a "
+            "directory): make it writable, or name a folder you can write\n"
+        ),
+        # NaN was "OVER" on every row, "each within nan s", and exit 0.
+        ("--budget", "nan", nb): (
+            "error: --budget must be a number of seconds of at least 0 (0 for "
+            "no budget), not nan\n"
+        ),
+        ("--budget", "-1", nb): "of at least 0 (0 for no budget), not -1\n",
+        # nbclient takes 0 or less as no limit at all, and whole seconds only.
+        ("--timeout", "0", nb): (
+            "error: --timeout must be a whole number of seconds above 0 (leave "
+            "it out for no limit), not 0\n"
+        ),
+        ("--timeout", "2.5", nb): "argument --timeout: invalid int value: '2.5'",
+        ("--timeout", "nan", nb): "argument --timeout: invalid int value: 'nan'",
     }
     for args, message in cases.items():
         done = _run(*args)
         assert done.returncode == 2 and message in done.stderr, done.stderr
         assert done.stdout == ""
+
+
+def _unreadable(folder):
+    folder.mkdir(exist_ok=True)
+    (folder / "02_text.ipynb").write_text("not a notebook\n")
+    (folder / "03_empty.ipynb").write_text("{}")
+    return folder / "02_text.ipynb", folder / "03_empty.ipynb"
+
+
+def _not_run_lines(text, empty):
+    return [
+        f"02_text - NOT RUN: {text} cannot be read (it is not JSON): "
+        f"restore it (git checkout -- {text}) or save it again from Jupyter",
+        f"03_empty - NOT RUN: {empty} cannot be read (nbformat: Notebook "
+        "could not be converted from version 1 to version 2 because it's "
+        f"missing a key: cells): restore it (git checkout -- {empty}) or save "
+        "it again from Jupyter",
+    ]
+
+
+def test_unreadable_notebooks_are_named_with_what_to_do(tmp_path):
+    text, empty = _unreadable(tmp_path / "nbs")
+    done = _run("--mode", "fast", text, empty)
+    assert done.returncode == 1, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "Executing 2 lessons in fast mode"
+    # One row per notebook, in the table's columns (spacing aside).
+    assert [" ".join(line.split()) for line in lines[1:]] == _not_run_lines(text, empty)
+    assert done.stderr == (
+        "2 of 2 lessons could not be read and did not run: 02_text, 03_empty "
+        "(see NOT RUN above for what to do).\n"
+    )
+
+
+@pytest.mark.slow
+def test_an_unreadable_notebook_does_not_stop_the_others(tmp_path):
+    nbs = tmp_path / "nbs"
+    good = _notebook(nbs, "01_good", "print('fine')")
+    text, empty = _unreadable(nbs)
+    last = _notebook(nbs, "04_last", "print('also fine')")
+    done = _run("--mode", "fast", "--output-dir", tmp_path / "out",
+                good, text, empty, last)  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    lines = done.stdout.splitlines()
+    assert re.fullmatch(r"01_good +\d+\.\d s", lines[1])
+    assert lines[2].split()[:3] == ["02_text", "-", "NOT"]
+    assert lines[3].split()[:3] == ["03_empty", "-", "NOT"]
+    assert re.fullmatch(r"04_last +\d+\.\d s", lines[4])
+    assert _outputs(tmp_path / "out" / last.name) == ["also fine\n"]
+    assert "2 of 4 lessons could not be read and did not run" in done.stderr

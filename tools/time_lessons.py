@@ -10,13 +10,15 @@ committed notebooks are never changed. The wall time counts the kernel's
 start, as a lecturer's "Restart and run all" does.
 
 Exit status: 0 when every notebook ran (and stayed within the budget, if
-one is given); 1 when a notebook failed (the message names the cell); 2 for
-bad arguments; 3 when all ran but some took longer than the budget.
+one is given); 1 when a notebook failed (the message names the cell) or
+could not be read (the others still run); 2 for bad arguments; 3 when all
+ran but some took longer than the budget.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import tempfile
@@ -33,8 +35,33 @@ LIVE_BUDGET = 60.0
 @dataclass
 class Result:
     name: str
-    seconds: float
+    seconds: float | None  # None: the notebook could not be read, not run
     error: str | None = None
+
+
+class Unreadable(ValueError):
+    """A notebook file that nbformat cannot read; the message says what to do."""
+
+
+def read(path: Path):
+    """Return the notebook at `path`, or raise :class:`Unreadable`."""
+    import nbformat
+
+    try:
+        return nbformat.read(path, as_version=4)
+    except OSError as err:
+        why = err.strerror or str(err)
+    except UnicodeDecodeError:
+        why = "it is not UTF-8 text"
+    except nbformat.reader.NotJSONError:
+        why = "it is not JSON"
+    except Exception as err:  # nbformat's ValidationError, KeyError, ...
+        text = str(err).strip()
+        why = "nbformat: " + (text.splitlines()[0] if text else repr(err))
+    raise Unreadable(
+        f"{path} cannot be read ({why}): restore it (git checkout -- {path}) "
+        "or save it again from Jupyter"
+    )
 
 
 def lessons(folder: Path = ROOT / "notebooks") -> list[Path]:
@@ -56,12 +83,15 @@ def _failed_cell(nb, index: int, err: Exception) -> str:
     return f"{where}, which starts {first!r}: {why}"
 
 
-def run(path: Path, mode: str, out_dir: Path, timeout: float | None) -> Result:
+def run(path: Path, mode: str, out_dir: Path, timeout: int | None) -> Result:
     """Execute a copy of `path` in `mode`, write it to `out_dir`, time it."""
     import nbformat
     from nbclient import NotebookClient  # what nbconvert --execute runs
 
-    nb = nbformat.read(path, as_version=4)
+    try:
+        nb = read(path)
+    except Unreadable as err:  # reported; the other lessons still run
+        return Result(path.stem, None, str(err))
     # The explicit mode wins over a BNLESSON_FAST left in the environment.
     env = {k: v for k, v in os.environ.items() if k != "BNLESSON_FAST"}
     env["BNLESSON_MODE"] = mode
@@ -88,6 +118,8 @@ def _lessons(n: int) -> str:
 
 
 def _line(result: Result, budget: float | None, width: int) -> str:
+    if result.seconds is None:
+        return f"{result.name:<{width}} {'-':>6}    NOT RUN: {result.error}"
     head = f"{result.name:<{width}} {result.seconds:6.1f} s"
     if result.error:
         return f"{head}  FAILED in {result.error}"
@@ -99,8 +131,16 @@ def _line(result: Result, budget: float | None, width: int) -> str:
 
 def summary(results: list[Result], mode: str, budget: float | None) -> int:
     """Print the closing lines and return the exit status."""
-    failed = [r for r in results if r.error]
+    unread = [r for r in results if r.seconds is None]
+    failed = [r for r in results if r.error and r.seconds is not None]
     over = [r for r in results if not r.error and budget and r.seconds > budget]
+    if unread:
+        names = ", ".join(r.name for r in unread)
+        print(
+            f"{len(unread)} of {_lessons(len(results))} could not be read and "
+            f"did not run: {names} (see NOT RUN above for what to do).",
+            file=sys.stderr,
+        )
     if failed:
         names = ", ".join(r.name for r in failed)
         print(
@@ -109,6 +149,7 @@ def summary(results: list[Result], mode: str, budget: float | None) -> int:
             f"(make lab MODE={mode}) and run all cells.",
             file=sys.stderr,
         )
+    if unread or failed:
         return 1
     if over:
         names = ", ".join(r.name for r in over)
@@ -145,8 +186,8 @@ def _parser() -> argparse.ArgumentParser:
         "mode, none otherwise; 0 for none)",
     )  # fmt: skip
     p.add_argument(
-        "--timeout", type=float, default=None,
-        help="seconds one cell may take before it counts as failed (default: "
+        "--timeout", type=int, default=None,  # nbclient takes whole seconds
+        help="whole seconds one cell may take before it counts as failed (default: "
         "no limit)",
     )  # fmt: skip
     p.add_argument(
@@ -165,12 +206,43 @@ def _check(parser: argparse.ArgumentParser, args) -> list[Path]:
         parser.error(f"no such notebook: {', '.join(missing)}")
     if not paths:
         parser.error(f"no lesson notebooks (NN_*.ipynb) in {ROOT / 'notebooks'}")
+    # NaN compares False with everything: as a budget it marked every lesson
+    # OVER and yet exited 0; a negative one would fail them all. nbclient
+    # takes a timeout of 0 or below as none at all, the opposite of a limit.
+    budget, timeout = args.budget, args.timeout
+    if budget is not None and not (math.isfinite(budget) and budget >= 0):
+        parser.error(
+            "--budget must be a number of seconds of at least 0 (0 for no "
+            f"budget), not {budget:g}"
+        )
+    if timeout is not None and timeout <= 0:
+        parser.error(
+            "--timeout must be a whole number of seconds above 0 (leave it out "
+            f"for no limit), not {timeout}"
+        )
     folders = {p.parent.resolve() for p in paths}
-    if args.output_dir and args.output_dir.resolve() in folders:
+    out = args.output_dir
+    if out and out.resolve() in folders:
         parser.error(
             "--output-dir is the notebooks' own folder, where the executed "
             "copies would overwrite them: name another folder"
         )
+    if out and out.exists() and not out.is_dir():
+        parser.error(
+            f"--output-dir {out} is a file, not a folder: name a folder for the "
+            "executed copies (it is created if missing)"
+        )
+    if out:
+        try:  # here, not after the first lesson has run for minutes
+            out.mkdir(parents=True, exist_ok=True)
+            fd, probe = tempfile.mkstemp(prefix=".time-lessons-probe-", dir=out)
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as err:
+            parser.error(
+                f"--output-dir {out} cannot be written ({err.strerror or err}): "
+                "make it writable, or name a folder you can write"
+            )
     return paths
 
 

@@ -379,6 +379,44 @@ def test_finished_rows_survive_a_run_that_fails(iters, capsys):
     assert len(capsys.readouterr().out.splitlines()) == 2, "two runs reported"
 
 
+class InterruptedInTraining(nn.Block):
+    """Stopped as a lecturer stops a cell: Ctrl-C, Jupyter's "Interrupt kernel"."""
+
+    def __init__(self):
+        super().__init__()
+        self.dense = nn.Dense(10)
+
+    def forward(self, X):
+        raise KeyboardInterrupt
+
+
+def test_an_interrupt_keeps_the_finished_rows_and_says_where(
+    iters, capsys, monkeypatch
+):
+    from bnlesson import grid
+
+    monkeypatch.setattr(grid, "interrupted_table", None)
+
+    def build(run):
+        return InterruptedInTraining() if run.stop else dense_net(run)
+
+    settings = {"stop": [False, False, True, False], "lr": [0.1]}
+    with pytest.raises(KeyboardInterrupt) as err:  # re-raised, not swallowed
+        run_grid(build, settings, iters, 1)
+    table = grid.interrupted_table
+    assert list(table.index) == [1, 2] and not table["stop"].any()
+    assert list(table.columns) == ["stop", "lr", *RESULT_COLUMNS]
+    assert set(table.attrs["histories"]) == {1, 2}
+    assert err.value.table is table
+    out, said = capsys.readouterr()
+    assert len(out.splitlines()) == 2, "two runs reported"
+    assert said == (
+        "run_grid interrupted in run 3/4: the 2 runs that finished are kept in "
+        "bnlesson.grid.interrupted_table (read it with `from bnlesson.grid "
+        "import interrupted_table`)\n"
+    )
+
+
 def test_measure_columns_may_not_overwrite_the_table(iters):
     from bnlesson.grid import RunFailed
 

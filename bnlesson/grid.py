@@ -159,8 +159,11 @@ def run_grid(
     Raises
     ------
     ValueError
-        Before any training, for a bad grid or setting, or a run whose
-        `build_net` or `data` raises ``ValueError`` (the message names it).
+        Before any training, for a bad grid or setting (an ``lr`` that is a
+        string or a bool too), a run whose `build_net` or `data` raises
+        ``ValueError`` (the message names it), or whose data training
+        cannot use (:func:`bnlesson.metrics.check_batch_pairs`: labels out
+        of [0, 10), test images of another shape...).
     RunFailed
         When a run fails for a reason other than divergence (which makes a
         ``diverged`` row), with the finished rows in ``err.table``.

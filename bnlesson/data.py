@@ -22,6 +22,7 @@ from typing import Iterator, Sequence
 import numpy as onp
 
 from . import config
+from .arguments import check_whole
 from .dataset import (  # noqa: F401  (re-exported: the public names stay here)
     DATA_ENV,
     DEBIAN_DIR,
@@ -140,8 +141,7 @@ class Batches:
     def __post_init__(self) -> None:
         if len(self.X) != len(self.y):
             raise ValueError(f"X has {len(self.X)} examples but y has {len(self.y)}")
-        if self.batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, not {self.batch_size}")
+        check_whole("batch_size", self.batch_size, "batch_size=256")
         self.epoch = 0
 
     def __len__(self) -> int:
@@ -187,9 +187,11 @@ def load_data_fashion_mnist(
     Raises
     ------
     ValueError
-        If `live_per_class` is not two whole numbers from 1 to the images per
+        If `batch_size` is not a whole number of at least 1 (``256.0`` too),
+        or `live_per_class` is not two whole numbers from 1 to the images per
         class of each split (6,000 training, 1,000 test), in any mode.
     """
+    check_whole("batch_size", batch_size, "batch_size=256")  # before reading files
     mode = ("fast" if fast else "full") if fast is not None else config.mode()
     X_train, y_train = load_arrays("train", root)
     X_test, y_test = load_arrays("test", root)

@@ -40,6 +40,7 @@ diverged runs). Diverged runs (NaN accuracy) sort last.
 from __future__ import annotations
 
 import math
+import sys
 from typing import Callable, Mapping, Sequence
 
 import pandas as pd
@@ -60,6 +61,12 @@ RESULT_COLUMNS = (
     "epochs",
     "diverged",
 )
+
+
+#: After an interrupted :func:`run_grid` (Ctrl-C, Jupyter's "Interrupt
+#: kernel"): the rows of the runs that finished before it, as run_grid would
+#: have returned them; None until then. Each interrupt replaces it.
+interrupted_table: pd.DataFrame | None = None
 
 
 class RunFailed(RuntimeError):
@@ -152,11 +159,19 @@ def run_grid(
     Raises
     ------
     ValueError
-        Before any training, for a bad grid or setting, or a run whose
-        `build_net` or `data` raises ``ValueError`` (the message names it).
+        Before any training, for a bad grid or setting (an ``lr`` that is a
+        string or a bool too), a run whose `build_net` or `data` raises
+        ``ValueError`` (the message names it), or whose data training
+        cannot use (:func:`bnlesson.metrics.check_batch_pairs`: labels out
+        of [0, 10), test images of another shape...).
     RunFailed
         When a run fails for a reason other than divergence (which makes a
         ``diverged`` row), with the finished rows in ``err.table``.
+    KeyboardInterrupt
+        Re-raised when interrupted (Ctrl-C, Jupyter's "Interrupt kernel"),
+        after keeping the finished rows in ``bnlesson.grid.interrupted_table``
+        and in the exception's ``.table``, and printing one line (to stderr)
+        that says so.
     """
     plan = runs(grid)
     _check_names(plan[0]._fields)
@@ -168,25 +183,52 @@ def run_grid(
 
 
 def _run_jobs(jobs: list, device, measure, sort_by: str, known, verbose: bool):
-    """Train every job in order; the table, or RunFailed with what finished."""
-    rows, histories = [], {}
-    for number, job in enumerate(jobs, start=1):
-        try:
-            history, err = _train_job(job, device)
-            row = _row(job.run, history, err is not None)
-            if measure is not None and err is None:
-                row.update(
-                    _measured(measure(job.net, job.train_iter, job.test_iter), row)
-                )
-        except Exception as failure:
-            table = _table(rows, histories, sort_by, known)
-            raise RunFailed(_failed(number, len(jobs), job.run, failure, len(rows)),
-                            table, number, job.run) from failure  # fmt: skip
-        rows.append(row)
-        histories[number] = history
-        if verbose:
-            print(_progress(number, len(jobs), job.run, row, err), flush=True)
+    """Train every job in order; the table, or RunFailed with what finished.
+
+    An interrupt (``KeyboardInterrupt`` is not an ``Exception``) keeps what
+    finished too (:func:`_keep_interrupted`), then goes on up.
+    """
+    rows, histories, number = [], {}, 0
+    try:
+        for number, job in enumerate(jobs, start=1):
+            try:
+                history, err = _train_job(job, device)
+                row = _row(job.run, history, err is not None)
+                if measure is not None and err is None:
+                    row.update(
+                        _measured(measure(job.net, job.train_iter, job.test_iter), row)
+                    )
+            except Exception as failure:
+                table = _table(rows, histories, sort_by, known)
+                raise RunFailed(_failed(number, len(jobs), job.run, failure, len(rows)),
+                                table, number, job.run) from failure  # fmt: skip
+            rows.append(row)
+            histories[number] = history
+            if verbose:
+                print(_progress(number, len(jobs), job.run, row, err), flush=True)
+    except KeyboardInterrupt as interrupt:
+        _keep_interrupted(interrupt, _table(rows, histories, sort_by, known), number,
+                          len(jobs))  # fmt: skip
+        raise
     return _table(rows, histories, sort_by, known)
+
+
+def _keep_interrupted(interrupt: KeyboardInterrupt, table, number: int, total: int):
+    """Keep the finished rows where the user can read them, and say where."""
+    global interrupted_table
+    interrupted_table = table
+    interrupt.table = table  # for `except KeyboardInterrupt as err: err.table`
+    done = len(table)
+    kept = {0: "no run had finished; the empty table is"}.get(
+        done, f"the {done} run{'s' if done > 1 else ''} that finished "
+        f"{'are' if done > 1 else 'is'} kept"
+    )  # fmt: skip
+    print(
+        f"run_grid interrupted in run {number}/{total}: {kept} in "
+        f"bnlesson.grid.interrupted_table (read it with `from bnlesson.grid "
+        f"import interrupted_table`)",
+        file=sys.stderr, flush=True,
+    )  # fmt: skip
 
 
 def _check_names(fields: Sequence[str]) -> None:

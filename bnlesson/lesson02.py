@@ -34,6 +34,13 @@ def check_input(X, shape: tuple) -> None:
     )
 
 
+#: The fix for an image batch with its channels last, ``(N, H, W, C)``.
+CHANNELS_LAST_HINT = (
+    "it looks channels-last (NHWC), but MXNet puts the channels on axis 1: "
+    "transpose it with X.transpose(0, 3, 1, 2)"
+)
+
+
 def _input_hint(X, num_features: int, num_dims: int) -> str:
     if X.ndim not in (2, 4):
         return (
@@ -46,10 +53,7 @@ def _input_hint(X, num_features: int, num_dims: int) -> str:
             f"num_features={X.shape[1]}, num_dims={X.ndim}"
         )
     if X.ndim == 4 and X.shape[3] == num_features:
-        return (
-            "it looks channels-last (NHWC), but MXNet puts the channels on "
-            "axis 1: transpose it with X.transpose(0, 3, 1, 2)"
-        )
+        return CHANNELS_LAST_HINT
     unit = "features" if X.ndim == 2 else "channels"
     return (
         f"the layer before it gives {X.shape[1]} {unit}: build this one with "

@@ -15,7 +15,7 @@ from mxnet import autograd
 from mxnet.gluon import nn
 
 from .history import History
-from .lesson02 import BatchNorm
+from .lesson02 import CHANNELS_LAST_HINT, BatchNorm
 from .live import training_plot
 from .metrics import EpochMeter, check_data, evaluate_accuracy
 from .sgd import sgd_setup
@@ -90,6 +90,79 @@ def _lenet_blocks(stage: Callable[[nn.Block, int, int], list], use_bias=True) ->
     ]
 
 
+#: The input LeNet is built for: one channel of 28x28 pixels (Fashion-MNIST).
+LENET_INPUT = (1, 28, 28)
+
+
+def check_lenet_input(X) -> None:
+    """Refuse an input :func:`lenet`'s layers cannot take, naming the fix.
+
+    LeNet takes ``(batch, 1, 28, 28)`` images. Without this check a wrong
+    shape fails inside the first convolution or pooling with MXNet's shape
+    error (``kernel size exceed input``), before any batch-norm layer could
+    say what is wrong.
+    """
+    shape = tuple(X.shape)
+    if len(shape) == 4 and shape[1:] == LENET_INPUT:
+        return
+    raise ValueError(
+        f"LeNet takes images of shape (batch, 1, 28, 28), but got an input of "
+        f"shape {shape}: {_lenet_hint(shape)}."
+    )
+
+
+def _lenet_hint(shape: tuple) -> str:
+    if len(shape) == 3 and shape[1:] == (28, 28):
+        return (
+            "it has no channel axis: add it with X.reshape(-1, 1, 28, 28) "
+            "(MXNet puts the channels on axis 1)"
+        )
+    if len(shape) == 4 and shape[1:] == (28, 28, 1):
+        return CHANNELS_LAST_HINT
+    if len(shape) == 4 and shape[1] == 1:
+        return (
+            f"its images are {shape[2]}x{shape[3]}, but the two 5x5 "
+            f"convolutions, the two 2x2 poolings and the Dense layers are sized "
+            f"for 28x28 (Fashion-MNIST's images): resize them to 28x28"
+        )
+    return (
+        "give one-channel 28x28 images, channels first (NCHW), as "
+        "bnlesson.data.load_data_fashion_mnist serves them"
+    )
+
+
+class _ChecksLeNetInput:
+    """Checks the input with :func:`check_lenet_input` before the layers run."""
+
+    def __call__(self, *args):
+        check_lenet_input(args[0])
+        return super().__call__(*args)
+
+    def __getitem__(self, key):
+        # A slice, such as net[4:], takes what an inner layer gives: it is a
+        # plain container, which checks nothing.
+        layers = list(self._children.values())[key]
+        if not isinstance(layers, list):
+            return layers
+        plain = (
+            nn.HybridSequential
+            if isinstance(self, nn.HybridSequential)
+            else nn.Sequential
+        )
+        net = plain(prefix=self.prefix)
+        with net.name_scope():
+            net.add(*layers)
+        return net
+
+
+class HybridLeNet(_ChecksLeNetInput, nn.HybridSequential):
+    """:func:`lenet` when every layer is hybridizable; it checks its input."""
+
+
+class LeNet(_ChecksLeNetInput, nn.Sequential):
+    """:func:`lenet` with a plain ``Block`` layer (``"scratch"``); checks its input."""
+
+
 def lenet(norm: str | NormMaker = "none") -> nn.Block:
     r"""Return the lecture's LeNet for 28x28 grey images and 10 classes.
 
@@ -118,10 +191,13 @@ def lenet(norm: str | NormMaker = "none") -> nn.Block:
 
     Returns
     -------
-    net : mxnet.gluon.nn.HybridSequential or mxnet.gluon.nn.Sequential
-        A ``HybridSequential`` when every layer is a ``HybridBlock``
-        (``"none"``, ``"gluon"``), else a ``Sequential`` (``"scratch"``).
-        Not initialized: :func:`train` initializes it.
+    net : HybridLeNet or LeNet
+        A :class:`HybridLeNet` (an ``nn.HybridSequential``) when every layer
+        is a ``HybridBlock`` (``"none"``, ``"gluon"``), else a :class:`LeNet`
+        (an ``nn.Sequential``, ``"scratch"``). Calling it with anything but
+        ``(batch, 1, 28, 28)`` images raises a ValueError naming the fix
+        (:func:`check_lenet_input`). Not initialized: :func:`train`
+        initializes it.
 
     Raises
     ------
@@ -129,9 +205,11 @@ def lenet(norm: str | NormMaker = "none") -> nn.Block:
         If `norm` is neither one of :data:`NORMS` nor callable.
     """
     make_norm = norm_maker(norm)
-    return sequential(
-        _lenet_blocks(lambda layer, n, dims: _stage(layer, n, dims, make_norm))
-    )
+    blocks = _lenet_blocks(lambda layer, n, dims: _stage(layer, n, dims, make_norm))
+    hybrid = all(isinstance(block, nn.HybridBlock) for block in blocks)
+    net = HybridLeNet() if hybrid else LeNet()
+    net.add(*blocks)
+    return net
 
 
 def batchnorm_layers(net: nn.Block) -> list:

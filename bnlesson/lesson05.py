@@ -19,6 +19,8 @@ import numpy as onp
 import pandas as pd
 from mxnet import autograd, np
 
+from .arguments import is_whole
+
 __all__ = [
     "accuracy_in_training_mode",
     "batch_statistics",
@@ -185,12 +187,19 @@ def batch_statistics(
         ``var_ratio_spread``, ``values_per_example`` (:math:`v`) and
         ``mean_error_iid`` (:math:`1/\sqrt{b\,v}`, the error if all
         :math:`b\,v` values were independent).
+
+    Raises
+    ------
+    ValueError
+        If a batch size is not a whole number (``256.0`` too) from 2 to
+        ``len(X)``.
     """
     X = onp.asarray(X)
-    if any(b < 2 or b > len(X) for b in batch_sizes):
+    # A float such as 256.0 would fail in the draws, with a raw TypeError.
+    if any(not is_whole(b) or b < 2 or b > len(X) for b in batch_sizes):
         raise ValueError(
-            f"batch sizes must be between 2 and len(X) = {len(X)}, not "
-            f"{list(batch_sizes)}"
+            f"batch sizes must be whole numbers between 2 and len(X) = {len(X)}, "
+            f"not {list(batch_sizes)}"
         )
     means, squares, values = _per_example_moments(net, layer, X)
     means, squares, mu, var = _varying(means, squares)

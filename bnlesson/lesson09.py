@@ -11,6 +11,7 @@ statistics of "inside the network" (:func:`layer_stats`,
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from contextlib import contextmanager
 from typing import Sequence
 
@@ -19,6 +20,8 @@ import pandas as pd
 from mxnet import autograd, gluon, np
 from mxnet.gluon import nn
 
+from .arguments import check_finite, is_number, not_a_number
+from .metrics import check_labels, num_classes
 from .mlp import HIDDEN, mlp, sigmoid_positions
 
 __all__ = [
@@ -54,10 +57,19 @@ class NoiseLayer(nn.Block):
         :math:`a \ge 0`.
     max_scale : float
         :math:`b \ge 1`.
+
+    Raises
+    ------
+    ValueError
+        If `max_shift` or `max_scale` is not a finite number (a string, a
+        bool, inf: uniform draws from an infinite range are NaN, at training
+        time), or out of range.
     """
 
     def __init__(self, max_shift: float = 3.0, max_scale: float = 3.0, **kwargs):
         super().__init__(**kwargs)
+        check_finite("max_shift", max_shift, "max_shift=3.0")
+        check_finite("max_scale", max_scale, "max_scale=3.0")
         if not (max_shift >= 0 and max_scale >= 1):
             raise ValueError(
                 f"need max_shift >= 0 and max_scale >= 1 (the scale is drawn from "
@@ -148,10 +160,18 @@ def probe_landscape(net, X, y, etas: Sequence[float], *, loss=None) -> pd.DataFr
     default). The network is left exactly as it was (:func:`preserved`).
     Returns a DataFrame with columns ``eta``, ``loss``, ``grad_change``,
     ``distance``, whose first row is the start, :math:`\eta = 0`.
+
+    Raises
+    ------
+    ValueError
+        Before any computation: if `etas` is not a list of positive finite
+        numbers (a single number, a string, NaN or inf), or, for the default
+        loss, `y` is not one class number in ``[0, C)`` per example, ``C``
+        the outputs of `net`'s last ``Dense`` layer (else 10).
     """
-    etas = [float(eta) for eta in etas]
-    if not etas or min(etas) <= 0:
-        raise ValueError(f"etas must be positive step sizes, at least one: {etas}")
+    etas = _check_etas(etas)
+    if loss is None:  # softmax cross-entropy reads y as class numbers
+        _check_probe_labels(net, X, y)
     params = trainable(net)
     with preserved(net):
         w = [p.data().copy() for p in params]
@@ -164,6 +184,37 @@ def probe_landscape(net, X, y, etas: Sequence[float], *, loss=None) -> pd.DataFr
             change = norm([a - b for a, b in zip(g_eta, g)])
             rows.append((eta, loss_eta, change, eta * norm(g)))
     return pd.DataFrame(rows, columns=["eta", "loss", "grad_change", "distance"])
+
+
+def _check_etas(etas) -> list[float]:
+    if (
+        is_number(etas)
+        or isinstance(etas, (str, bytes))
+        or not isinstance(etas, Iterable)
+    ):
+        raise ValueError(
+            f"etas must be a list of step sizes, not {etas!r}: for one step "
+            f"size write etas=[{etas!r}]"
+        )
+    etas = list(etas)
+    for eta in etas:
+        if not is_number(eta):
+            raise ValueError(not_a_number("each of etas", eta, "etas=[0.5, 1.0]"))
+    if not etas or not all(0 < eta < math.inf for eta in etas):
+        raise ValueError(
+            f"etas must be positive finite step sizes, at least one, not {etas}: "
+            f"a NaN or infinite step gives a row of NaN"
+        )
+    return [float(eta) for eta in etas]
+
+
+def _check_probe_labels(net, X, y) -> None:
+    if y.ndim != 1 or X.ndim < 1 or y.shape[0] != X.shape[0]:
+        raise ValueError(
+            f"y must hold one label per example of X: X has shape "
+            f"{tuple(X.shape)}, y has shape {tuple(y.shape)}"
+        )
+    check_labels("y", y, num_classes(net))
 
 
 def landscape_summary(frame: pd.DataFrame) -> pd.Series:

@@ -23,6 +23,7 @@ from mxnet.gluon import nn
 
 from . import config
 from .data import Batches
+from .metrics import check_batch_pairs
 from .sgd import check_batches, check_lr, check_num_epochs
 
 #: The settings run_grid reads itself; `build_net` and `data` read the others.
@@ -179,10 +180,13 @@ def prepare(plan, build_net, data, num_epochs, lr, seed, hybridize) -> list:
     and ``seed`` (grid setting, else the argument) must be valid; with the
     generators seeded, ``build_net(run)`` builds its network (hybridized if
     `hybridize` and it can be) and `data` (a pair, or ``data(run)``) gives
-    its data, which must be re-iterable and not empty. `build_net` and
-    `data` receive a stand-in for the run that notes the settings they read;
-    a setting no run reads (other than ``lr``, ``num_epochs`` and ``seed``,
-    which the caller reads) is refused.
+    its data, which must be re-iterable, not empty, and batches that
+    training can use (:func:`bnlesson.metrics.check_batch_pairs`: MXNet
+    arrays, one label per example, labels in [0, 10), test examples of the
+    training examples' shape). `build_net` and `data` receive a stand-in
+    for the run that notes the settings they read; a setting no run reads
+    (other than ``lr``, ``num_epochs`` and ``seed``, which the caller reads)
+    is refused.
 
     Returns
     -------
@@ -210,6 +214,8 @@ def prepare(plan, build_net, data, num_epochs, lr, seed, hybridize) -> list:
             train_iter, test_iter = _data_for(data, reads)
             check_batches("train_iter", train_iter)
             check_batches("test_iter", test_iter)
+            # What train would refuse only when this run's turn comes.
+            check_batch_pairs(train_iter, test_iter)
         except (ValueError, TypeError) as err:
             raise type(err)(f"run {number}/{len(plan)} ({label(run)}): {err}") from err
         if hybridize and isinstance(net, nn.HybridBlock):

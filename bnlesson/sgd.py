@@ -21,6 +21,8 @@ from mxnet import gluon, init
 from mxnet.gluon import nn
 from mxnet.util import is_np_array
 
+from .arguments import is_number, not_a_number
+
 #: The largest float32 number: MXNet's optimizers keep the rate in float32.
 FLOAT32_MAX = 3.4028235e38
 
@@ -44,7 +46,12 @@ def check_num_epochs(num_epochs: int) -> None:
 
 
 def check_lr(lr: float) -> None:
-    """Refuse a learning rate MXNet's optimizers cannot take (they use float32)."""
+    """Refuse a learning rate MXNet's optimizers cannot take (they use float32).
+
+    Not a number (a string, None, a bool), or not in (0, 3.4e38].
+    """
+    if not is_number(lr):
+        raise ValueError(not_a_number("lr", lr, "lr=0.1"))
     if not 0 < lr <= FLOAT32_MAX:
         raise ValueError(f"lr must be a positive float32 number, not {lr!r}")
 
@@ -115,7 +122,8 @@ def sgd_setup(net, lr: float, device, *, hybridize: bool = False) -> tuple:
     Raises
     ------
     ValueError
-        If `lr` is not a positive float32 number.
+        If `lr` is not a number (a string, None, a bool) or not a positive
+        float32 number.
     RuntimeError
         If ``npx.set_np()`` has not been called.
     """

@@ -4,6 +4,7 @@ import errno
 import gzip
 import http.server
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -272,6 +273,20 @@ def test_batches_refuse_bad_arguments():
         data.Batches(onp.zeros((2, 1)), onp.zeros(2), batch_size=0)
     with pytest.raises(ValueError, match="examples"):
         data.Batches(onp.zeros((2, 1)), onp.zeros(3), batch_size=1)
+
+
+def test_a_float_batch_size_is_refused_up_front(isolated):
+    message = (
+        "batch_size must be a whole number of at least 1, not 256.0 (a float): "
+        "write batch_size=256"
+    )
+    with pytest.raises(ValueError, match=re.escape(message)):
+        data.Batches(onp.zeros((2, 1)), onp.zeros(2), batch_size=256.0)
+    with pytest.raises(ValueError, match="not '256' \\(of type str\\)"):
+        data.Batches(onp.zeros((2, 1)), onp.zeros(2), batch_size="256")
+    # before looking for the data: there is none there, which is a DataError
+    with pytest.raises(ValueError, match=re.escape(message)):
+        data.load_data_fashion_mnist(256.0, root=isolated / "no-data")
 
 
 def test_fast_mode_subset_is_fixed_and_balanced(monkeypatch, capsys):

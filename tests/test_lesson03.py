@@ -1,5 +1,7 @@
 """lenet's variants, batchnorm_layers, and the training loop notebook = package."""
 
+import re
+
 import pytest
 from mxnet import autograd, np
 from mxnet.gluon import nn
@@ -82,7 +84,7 @@ def test_batch_norm_sits_between_each_layer_and_its_sigmoid(norm):
 )  # fmt: skip
 def test_container_matches_hybridizability(norm, container, hybrid):
     net = lenet(norm)
-    assert type(net) is container
+    assert isinstance(net, container)  # a subclass that checks its input
     assert isinstance(net, nn.HybridBlock) is hybrid
 
 
@@ -94,6 +96,47 @@ def test_hybridized_net_computes_the_same(norm):
     expected = net(X).asnumpy()
     net.hybridize()
     assert_allclose(net(X).asnumpy(), expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("norm", ["none", "scratch", "gluon"])
+@pytest.mark.parametrize(
+    "shape, hint",
+    [
+        ((2, 1, 14, 14),
+         "its images are 14x14, but the two 5x5 convolutions, the two 2x2 "
+         "poolings and the Dense layers are sized for 28x28 (Fashion-MNIST's "
+         "images): resize them to 28x28."),
+        ((2, 28, 28, 1),
+         "it looks channels-last (NHWC), but MXNet puts the channels on axis 1: "
+         "transpose it with X.transpose(0, 3, 1, 2)."),
+        ((2, 28, 28),
+         "it has no channel axis: add it with X.reshape(-1, 1, 28, 28) (MXNet "
+         "puts the channels on axis 1)."),
+        ((2, 3, 28, 28),
+         "give one-channel 28x28 images, channels first (NCHW), as "
+         "bnlesson.data.load_data_fashion_mnist serves them."),
+    ],
+    ids=["14x14", "channels-last", "3-D", "RGB"],
+)  # fmt: skip
+def test_lenet_explains_images_it_cannot_take(norm, shape, hint):
+    # MXNet's own error comes from inside the first convolution or pooling
+    # ("kernel size exceed input"), before a batch-norm layer could explain.
+    net = lenet(norm)
+    net.initialize()
+    message = (
+        f"LeNet takes images of shape (batch, 1, 28, 28), but got an input of "
+        f"shape {shape}: {hint}"
+    )
+    with pytest.raises(ValueError, match=re.escape(message)):
+        net(np.zeros(shape))
+
+
+def test_a_slice_of_lenet_takes_what_the_layer_before_gives():
+    net = lenet("none")
+    net.initialize()
+    X = images(2)
+    features = net[:4](X)  # (2, 6, 12, 12), not an image LeNet takes
+    assert_allclose(net[4:](features).asnumpy(), net(X).asnumpy(), rtol=1e-6)
 
 
 def test_batchnorm_layers_of_each_variant():

@@ -7,15 +7,16 @@ import mxnet as mx
 import numpy as onp
 import pandas as pd
 import pytest
-from mxnet import autograd, npx
+from mxnet import autograd, gluon, npx
 from mxnet.gluon import nn
+from numpy.testing import assert_equal
 
 from bnlesson import data, live, set_seed
 from bnlesson.divergence import TrainingDiverged
 from bnlesson.history import History
 from bnlesson.lesson03 import batchnorm_layers, lenet, train
 from bnlesson.lesson08 import FastBatchNorm
-from bnlesson.metrics import evaluate_accuracy
+from bnlesson.metrics import check_data, evaluate_accuracy
 
 N_TRAIN, N_TEST, BATCH = 512, 256, 128
 LINE = re.compile(
@@ -328,6 +329,156 @@ def test_forgetting_set_np_is_explained(iters):
 def test_bad_arguments(iters, epochs, lr, match):
     with pytest.raises(ValueError, match=match):
         train(lenet("none"), *iters, epochs, lr, verbose=False, live=False)
+
+
+@pytest.mark.parametrize(
+    "lr, message",
+    [
+        ("0.1", "lr must be a number, not the string '0.1': write the number "
+                "without quotes, e.g. lr=0.1"),
+        (None, "lr must be a number, not None: give a value, e.g. lr=0.1"),
+        (True, "lr must be a number, not True (a bool, which Python would take "
+               "as 1): give a number, e.g. lr=0.1"),
+    ],
+)  # fmt: skip
+def test_a_learning_rate_that_is_not_a_number_is_refused_up_front(
+    iters, capsys, lr, message
+):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        train(lenet("none"), *iters, 1, lr, live=False)
+    assert capsys.readouterr().out == "", "refused before any epoch"
+
+
+# --- data that training cannot use, refused before the first epoch ----------
+
+
+def as_mx_batches(X, y, size=BATCH):
+    return [(mx.np.array(X[i : i + size]), mx.np.array(y[i : i + size]))
+            for i in range(0, len(X), size)]  # fmt: skip
+
+
+def as_loader(X, y, size=BATCH, shuffle=False):
+    dataset = gluon.data.ArrayDataset(X, y)
+    return gluon.data.DataLoader(dataset, batch_size=size, shuffle=shuffle)
+
+
+def as_batches(X, y, size=BATCH):
+    return data.Batches(X, y, size)
+
+
+SET_FORMS = {"Batches": as_batches, "list": as_mx_batches, "DataLoader": as_loader}
+
+
+@pytest.mark.parametrize("form", SET_FORMS)
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (10, "train_iter's labels must be class numbers from 0 to 9 (there are "
+             "10 classes), but they include 10: labels counted from 1 must be "
+             "shifted down (y - 1), and examples without a class (e.g. -1) "
+             "removed."),
+        (-1, "train_iter's labels must be class numbers from 0 to 9 (there are "
+             "10 classes), but they include -1"),
+        (2.5, "train_iter's labels must be class numbers, whole numbers from 0 "
+              "to 9, but they include 2.5: a label is the index of the right "
+              "class, not a score or a probability."),
+    ],
+)  # fmt: skip
+def test_labels_that_are_not_classes_are_refused_up_front(
+    arrays, capsys, form, bad, message
+):
+    # Trained, they give a finite loss and an accuracy of 0, with no error.
+    X, y, Xt, yt = arrays
+    y = y.astype(onp.float32 if bad == 2.5 else onp.int32)
+    y[5] = bad  # in the first batch: a DataLoader is checked on that one
+    make = SET_FORMS[form]
+    with pytest.raises(ValueError, match=re.escape(message)):
+        train(lenet("none"), make(X, y), make(Xt, yt), 1, 0.9, live=False)
+    assert capsys.readouterr().out == "", "refused before any epoch"
+
+
+def test_test_labels_are_checked_too_and_whole_float_labels_accepted(arrays):
+    X, y, Xt, yt = arrays
+    yt = yt.copy()
+    yt[-1] = 10  # Batches: every label is checked, not just the first batch's
+    with pytest.raises(ValueError, match=r"test_iter's labels .* include 10"):
+        check_data(data.Batches(X, y, BATCH), data.Batches(Xt, yt, BATCH), 1)
+    floats = y.astype(onp.float32)  # 3.0 is class 3: nothing wrong
+    check_data(data.Batches(X, floats, BATCH), as_mx_batches(X, floats), 1)
+
+
+def test_a_data_loader_is_checked_without_changing_its_shuffles(arrays):
+    X, y, _, _ = arrays
+    loader = as_loader(X, y, shuffle=True)
+    set_seed(0)
+    expected = [labels.asnumpy() for _, labels in loader]
+    set_seed(0)
+    check_data(loader, loader, 1)
+    assert_equal([labels.asnumpy() for _, labels in loader], expected)
+
+
+def test_a_test_set_of_another_image_size_is_refused_before_training(arrays, capsys):
+    X, y, Xt, yt = arrays
+    padded = onp.pad(Xt, ((0, 0), (0, 0), (2, 2), (2, 2)))  # 32x32
+    message = (
+        "test_iter's examples have shape (1, 32, 32) but train_iter's have shape "
+        "(1, 28, 28): a network trained on one shape cannot classify the other"
+    )
+    for make in SET_FORMS.values():
+        with pytest.raises(ValueError, match=re.escape(message)):
+            train(lenet("none"), make(X, y), make(padded, yt), 1, 0.9, live=False)
+    assert capsys.readouterr().out == "", "refused before any epoch"
+
+
+def test_numpy_batches_are_refused_with_the_conversion(arrays):
+    X, y, Xt, yt = arrays
+    message = (
+        "train_iter gives its inputs X as numpy.ndarray, but training needs MXNet "
+        "arrays (it moves them with .as_in_ctx): convert each batch with "
+        "mxnet.np.array(X) and mxnet.np.array(y)"
+    )
+    with pytest.raises(ValueError, match=re.escape(message)):
+        train(lenet("none"), [(X, y)], data.Batches(Xt, yt, BATCH), 1, 0.9,
+              live=False)  # fmt: skip
+
+
+def test_a_label_vector_of_another_length_is_refused(arrays):
+    X, y, Xt, yt = arrays
+    batches = [(mx.np.array(X[:128]), mx.np.array(y[:120]))]
+    message = (
+        "train_iter's batch 1 has 128 examples (X of shape (128, 1, 28, 28)) but "
+        "labels y of shape (120,): give one label per example, a vector of "
+        "shape (128,)"
+    )
+    with pytest.raises(ValueError, match=re.escape(message)):
+        train(lenet("none"), batches, data.Batches(Xt, yt, BATCH), 1, 0.9,
+              live=False)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "layout, hint",
+    [
+        (lambda X: X.transpose(0, 2, 3, 1),
+         "(128, 28, 28, 1): it looks channels-last (NHWC), but MXNet puts the "
+         "channels on axis 1: transpose it with X.transpose(0, 3, 1, 2)."),
+        (lambda X: X[:, 0],
+         "(128, 28, 28): it has no channel axis: add it with "
+         "X.reshape(-1, 1, 28, 28)"),
+    ],
+    ids=["channels-last", "3-D"],
+)  # fmt: skip
+def test_images_in_another_layout_are_explained_to_the_scratch_lenet(
+    arrays, capsys, layout, hint
+):
+    X, y, Xt, yt = arrays
+    message = (
+        "LeNet takes images of shape (batch, 1, 28, 28), but got an input of "
+        f"shape {hint}"
+    )
+    with pytest.raises(ValueError, match=re.escape(message)):
+        train(lenet("scratch"), as_mx_batches(layout(X), y),
+              as_mx_batches(layout(Xt), yt), 1, 0.9, live=False)  # fmt: skip
+    assert capsys.readouterr().out == ""
 
 
 # --- evaluate_accuracy -----------------------------------------------------

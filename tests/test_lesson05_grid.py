@@ -209,6 +209,8 @@ def test_batch_noise_skips_constant_channels_and_checks_arguments():
     assert onp.isfinite(noise.to_numpy()).all()
     with pytest.raises(ValueError, match="between 2 and len"):
         batch_statistics(net, net[0], X, [1])
+    with pytest.raises(ValueError, match=r"whole numbers between 2 .* not \[10.0\]"):
+        batch_statistics(net, net[0], X, [10.0])
     with pytest.raises(ValueError, match="one of net's own layers"):
         batch_statistics(net, nn.BatchNorm(), X, [2])
 
@@ -330,6 +332,17 @@ def test_a_setting_named_like_a_result_column_is_refused(iters, counting, name):
         ({"num_epochs": [1, 1.5]}, r"num_epochs must be a whole number"),
         ({"seed": [0, -1]}, r"seed must be a whole number from 0 to 2\*\*32 - 1"),
         ({"width": [10, 0]}, r"run 2/2 \(width=0\): a Dense layer needs"),
+        # a bool is not taken as 1; a string is named as one (its label hides it)
+        (
+            {"lr": [0.1, True]},
+            r"run 2/2 \(lr=True\): lr must be a number, not True \(a bool, which "
+            r"Python would take as 1\)",
+        ),
+        (
+            {"lr": [0.1, "0.1"]},
+            r"run 2/2 \(lr=0.1\): lr must be a number, not the string '0.1': write "
+            r"the number without quotes",
+        ),
     ],
 )
 def test_every_run_is_checked_before_the_first_trains(iters, counting, grid, match):
@@ -342,6 +355,23 @@ def test_every_run_is_checked_before_the_first_trains(iters, counting, grid, mat
     kwargs = {k: v for k, v in kwargs.items() if k not in grid}
     with pytest.raises(ValueError, match=match):
         run_grid(build, grid, iters, verbose=False, **kwargs)
+    assert counting == [], "nothing trained"
+
+
+def test_bad_labels_of_a_later_run_are_refused_before_the_first_trains(
+    arrays, counting
+):
+    X, y, Xt, yt = arrays
+
+    def make_data(run):  # run 2's labels are counted from 1
+        return data.Batches(X, y + run.shift, 64), data.Batches(Xt, yt, 128)
+
+    with pytest.raises(ValueError) as err:
+        run_grid(dense_net, {"shift": [0, 1]}, make_data, 1, 0.1, verbose=False)
+    assert str(err.value).startswith(
+        "run 2/2 (shift=1): train_iter's labels must be class numbers from 0 to 9 "
+        "(there are 10 classes), but they include 10"
+    )
     assert counting == [], "nothing trained"
 
 
@@ -377,6 +407,44 @@ def test_finished_rows_survive_a_run_that_fails(iters, capsys):
     assert set(table.attrs["histories"]) == {1, 2}
     assert (err.value.run, err.value.settings.fail) == (3, True)
     assert len(capsys.readouterr().out.splitlines()) == 2, "two runs reported"
+
+
+class InterruptedInTraining(nn.Block):
+    """Stopped as a lecturer stops a cell: Ctrl-C, Jupyter's "Interrupt kernel"."""
+
+    def __init__(self):
+        super().__init__()
+        self.dense = nn.Dense(10)
+
+    def forward(self, X):
+        raise KeyboardInterrupt
+
+
+def test_an_interrupt_keeps_the_finished_rows_and_says_where(
+    iters, capsys, monkeypatch
+):
+    from bnlesson import grid
+
+    monkeypatch.setattr(grid, "interrupted_table", None)
+
+    def build(run):
+        return InterruptedInTraining() if run.stop else dense_net(run)
+
+    settings = {"stop": [False, False, True, False], "lr": [0.1]}
+    with pytest.raises(KeyboardInterrupt) as err:  # re-raised, not swallowed
+        run_grid(build, settings, iters, 1)
+    table = grid.interrupted_table
+    assert list(table.index) == [1, 2] and not table["stop"].any()
+    assert list(table.columns) == ["stop", "lr", *RESULT_COLUMNS]
+    assert set(table.attrs["histories"]) == {1, 2}
+    assert err.value.table is table
+    out, said = capsys.readouterr()
+    assert len(out.splitlines()) == 2, "two runs reported"
+    assert said == (
+        "run_grid interrupted in run 3/4: the 2 runs that finished are kept in "
+        "bnlesson.grid.interrupted_table (read it with `from bnlesson.grid "
+        "import interrupted_table`)\n"
+    )
 
 
 def test_measure_columns_may_not_overwrite_the_table(iters):

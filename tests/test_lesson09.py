@@ -5,6 +5,7 @@ package's.
 """
 
 import math
+import re
 
 import mxnet as mx
 import numpy as onp
@@ -115,6 +116,22 @@ def test_noise_refuses_bad_arguments():
         NoiseLayer()(np.zeros((2, 3, 4, 4)))
 
 
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("3",), "max_shift must be a number, not the string '3': write the "
+                 "number without quotes, e.g. max_shift=3.0"),
+        ((math.inf,), "max_shift must be a finite number, not inf"),
+        ((1.0, math.inf), "max_scale must be a finite number, not inf"),
+        ((1.0, None), "max_scale must be a number, not None"),
+    ],
+)  # fmt: skip
+def test_noise_refuses_what_is_not_a_finite_number_when_built(args, message):
+    # inf would pass a range check and give NaN only at training time
+    with pytest.raises(ValueError, match=re.escape(message)):
+        NoiseLayer(*args)
+
+
 def test_notebook_noise_layer_is_the_package_one(lesson):
     X = np.array(onp.random.default_rng(1).normal(size=(7, 4)).astype("float32"))
     outputs = []
@@ -193,6 +210,45 @@ def test_probe_refuses_bad_step_sizes_and_summaries_of_nothing():
                           "distance": [0.0]})  # fmt: skip
     with pytest.raises(ValueError, match="never moved"):
         landscape_summary(still)
+
+
+@pytest.mark.parametrize(
+    "etas, message",
+    [
+        (0.5, "etas must be a list of step sizes, not 0.5: for one step size "
+              "write etas=[0.5]"),
+        ([math.nan], "etas must be positive finite step sizes, at least one, "
+                     "not [nan]"),
+        ([0.1, math.inf], "etas must be positive finite step sizes"),
+        (["0.5"], "each of etas must be a number, not the string '0.5'"),
+        ([True], "each of etas must be a number, not True (a bool"),
+    ],
+)  # fmt: skip
+def test_probe_refuses_step_sizes_that_are_not_a_list_of_finite_numbers(etas, message):
+    net, X, y = quadratic([1.0, 1.0])
+    with pytest.raises(ValueError, match=re.escape(message)):
+        probe_landscape(net, X, y, etas, loss=half_square)
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (3, "y's labels must be class numbers from 0 to 2 (there are 3 classes), "
+            "but they include 3"),
+        (-1, "y's labels must be class numbers from 0 to 2 (there are 3 "
+             "classes), but they include -1"),
+        (0.5, "y's labels must be class numbers, whole numbers from 0 to 2, but "
+              "they include 0.5"),
+    ],
+)  # fmt: skip
+def test_probe_refuses_labels_that_are_not_classes_of_the_net(tiny, bad, message):
+    # The tiny net has 3 outputs; such labels give a finite loss, no error.
+    X, y = tiny[0][:20], tiny[1][:20].astype(onp.float32)
+    y[4] = bad
+    with pytest.raises(ValueError, match=re.escape(message)):
+        probe_landscape(tiny_net(), np.array(X), np.array(y), [0.5])
+    with pytest.raises(ValueError, match=r"one label per example of X"):
+        probe_landscape(tiny_net(), np.array(X), np.array(y[:19]), [0.5])
 
 
 def test_probe_leaves_a_batch_norm_network_as_it_was(tiny):

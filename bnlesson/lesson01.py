@@ -8,12 +8,14 @@ the moving variance starts at one.
 :func:`stat_shape`, :func:`check_stats`, :func:`check_batch` and
 :func:`batch_norm` are cells of ``notebooks/01_batch_norm_function.ipynb``;
 ``tests/test_lesson01.py`` checks that the two copies agree. They refuse what
-they cannot normalize with a message that says what to do: a wrong rank or
-statistic shape, one value per feature in training mode.
+they cannot normalize with a message that says what to do: a wrong rank,
+statistic shape or dtype, an input without features, an `eps` <= 0, a
+`momentum` outside [0, 1], one value per feature in training mode.
 """
 
 from __future__ import annotations
 
+import numpy as onp
 from mxnet import autograd, np
 
 EPS = 1e-5
@@ -39,16 +41,55 @@ def stat_shape(X) -> tuple:
 
 
 # 01_batch_norm_function.ipynb, In [4]
-def check_stats(X, **stats) -> None:
+def check_stats(X, eps, momentum, **stats) -> None:
+    """Refuse statistics, `eps` or `momentum` that :func:`batch_norm` cannot use.
+
+    Each of `stats` (``gamma=...``, ...) needs the shape :func:`stat_shape`
+    gives and a float dtype: MXNet keeps an integer dtype through
+    ``0.9 * moving_var``, truncating the moving averages (``0.9 * 1`` is 0).
+    `X` needs at least one feature or channel (an empty one would leave
+    MXNet's engine failing on the next, unrelated operation), `eps` must be
+    a finite number > 0 (a constant feature has variance 0, and 0 / 0 is
+    NaN) and `momentum` a number in [0, 1] (a weight; outside it the moving
+    mean extrapolates).
+
+    Raises
+    ------
+    ValueError
+        Naming the argument, the value received and what to use instead.
+    """
     expected = stat_shape(X)
+    unit = "feature" if X.ndim == 2 else "channel"
+    if X.shape[1] == 0:  # MXNet would fail on the next, unrelated operation
+        raise ValueError(
+            f"batch_norm: the input of shape {tuple(X.shape)} has no {unit}s "
+            f"(axis 1 is empty); check the layer or slice that made it."
+        )
     for name, value in stats.items():
         if tuple(value.shape) != expected:
             raise ValueError(
                 f"batch_norm: {name} has shape {tuple(value.shape)}, but a "
                 f"{X.ndim}-D input of shape {tuple(X.shape)} needs {expected} "
-                f"(one value per {'feature' if X.ndim == 2 else 'channel'}); "
-                f"reshape it with .reshape{expected}."
+                f"(one value per {unit}); reshape it with .reshape{expected}."
             )
+        if onp.dtype(value.dtype).kind != "f":  # 0.9 * an int32 array is int32
+            raise ValueError(
+                f"batch_norm: {name} has dtype {value.dtype}, but it needs "
+                f"floats: 0.9 * an integer array is truncated (0.9 * 1 gives "
+                f"0); convert it with .astype('float32')."
+            )
+    number = (int, float, onp.floating)
+    if not (isinstance(eps, number) and 0 < eps < float("inf")):
+        raise ValueError(
+            f"batch_norm: eps must be a finite number > 0, not {eps!r}: it keeps "
+            f"(x - mean) / sqrt(var + eps) finite for a constant {unit} "
+            f"(var 0). Use 1e-5."
+        )
+    if not (isinstance(momentum, number) and 0 <= momentum <= 1):
+        raise ValueError(
+            f"batch_norm: momentum must be a number in [0, 1], the weight of "
+            f"the old moving value, not {momentum!r}. Use 0.9."
+        )
 
 
 # 01_batch_norm_function.ipynb, In [5]
@@ -126,12 +167,16 @@ def batch_norm(X, gamma, beta, moving_mean, moving_var, eps, momentum):
     Raises
     ------
     ValueError
-        If `X` is neither 2-D nor 4-D, a statistic has the wrong shape, or (in
-        training) fewer than two values per feature or channel (:func:`check_batch`).
+        If `X` is neither 2-D nor 4-D or has no feature or channel, a
+        statistic has the wrong shape or an integer dtype, `eps` is not a
+        number > 0, `momentum` not a number in [0, 1] (:func:`check_stats`),
+        or (in training) there are fewer than two values per feature or
+        channel (:func:`check_batch`).
     """
     check_stats(
-        X, gamma=gamma, beta=beta, moving_mean=moving_mean, moving_var=moving_var
-    )
+        X, eps, momentum,
+        gamma=gamma, beta=beta, moving_mean=moving_mean, moving_var=moving_var,
+    )  # fmt: skip
     if not autograd.is_training():
         X_hat = (X - moving_mean) / np.sqrt(moving_var + eps)
     else:

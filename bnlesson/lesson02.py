@@ -76,10 +76,24 @@ class BatchNorm(nn.Block):
         Outputs of a Dense layer or channels of a Conv2D layer.
     num_dims : int
         2 for Dense inputs ``(N, C)``, 4 for Conv2D inputs ``(N, C, H, W)``.
+
+    Raises
+    ------
+    ValueError
+        If `num_features` is not an int of at least 1 or `num_dims` is
+        neither 2 nor 4; from ``forward``, for an input the layer was not
+        built for (:func:`check_input`) or moving statistics that
+        :func:`~bnlesson.lesson01.batch_norm` refuses (an integer dtype).
     """
 
     def __init__(self, num_features: int, num_dims: int, **kwargs):
         super().__init__(**kwargs)
+        if not isinstance(num_features, int) or num_features < 1:
+            raise ValueError(
+                f"num_features must be an int of at least 1 (the outputs of a "
+                f"Dense layer or channels of a Conv2D layer), not "
+                f"{num_features!r} ({type(num_features).__name__})"
+            )
         if num_dims not in (2, 4):
             raise ValueError(
                 f"num_dims must be 2 (after a Dense layer) or 4 (after a Conv2D "

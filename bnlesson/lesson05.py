@@ -13,6 +13,8 @@ of one batch stray from those of the whole data set, per batch size.
 from __future__ import annotations
 
 import math
+import numbers
+from collections.abc import Sized
 from typing import Iterable, Sequence
 
 import numpy as onp
@@ -53,8 +55,21 @@ def torch_update(running_mean, running_var, X, momentum=0.1):
 
     with :math:`s` the batch mean and the *unbiased* batch variance
     :math:`\frac{1}{n-1}\sum (x - \mu_B)^2`.
+
+    Raises
+    ------
+    ValueError
+        If `X` has fewer than 2 rows: the unbiased variance divides by
+        :math:`n - 1`. PyTorch refuses such a batch in training mode too
+        ("Expected more than 1 value per channel when training").
     """
     n = X.shape[0]  # dense input: one statistic from n values
+    if n < 2:  # as PyTorch does in training mode
+        raise ValueError(
+            f"torch_update: expected more than 1 value per feature, as PyTorch "
+            f"does when training, but X of shape {tuple(X.shape)} has {n}: the "
+            f"unbiased variance divides by n - 1 = {n - 1}. Pass 2 rows or more."
+        )
     mean, var = X.mean(axis=0), X.var(axis=0) * n / (n - 1)  # unbiased
     return ((1 - momentum) * running_mean + momentum * mean,
             (1 - momentum) * running_var + momentum * var)  # fmt: skip
@@ -91,16 +106,38 @@ def refresh_running_stats(net, data_iter: Iterable, num_batches: int = 50) -> No
         Training batches; the labels are not used.
     num_batches : int
         At least 1; fewer are used if `data_iter` runs out.
+
+    Raises
+    ------
+    ValueError
+        If `num_batches` is not a whole number of at least 1, or `data_iter`
+        holds no batch (then nothing was refreshed, nor changed).
     """
-    if num_batches < 1:
-        raise ValueError(f"num_batches must be at least 1, not {num_batches}")
+    whole = isinstance(num_batches, numbers.Integral)
+    if not whole or isinstance(num_batches, bool) or num_batches < 1:
+        raise ValueError(
+            f"num_batches must be a whole number of at least 1, not {num_batches!r}"
+        )
+    if isinstance(data_iter, Sized) and len(data_iter) == 0:
+        raise ValueError(_NO_BATCHES)
     device = next(iter(net.collect_params().values())).list_ctx()[0]
-    for i, (X, _) in enumerate(data_iter):
-        if i == num_batches:
+    used = 0
+    for X, _ in data_iter:
+        if used == num_batches:
             break
         with autograd.record():
             out = net(X.as_in_ctx(device))
         out.backward()
+        used += 1
+    if used == 0:  # an empty iterator: known only once it is tried
+        raise ValueError(_NO_BATCHES)
+
+
+_NO_BATCHES = (
+    "refresh_running_stats: data_iter holds no batches, so no running statistics "
+    "were refreshed. Pass the training batches (X, y), e.g. train_iter; check "
+    "the data it was made from (an empty slice, or an iterator already used up?)"
+)
 
 
 def _layer_inputs(net, layer, X):

@@ -204,17 +204,29 @@ class BatchNormTraining(autograd.Function):
 def batch_norm_fast(X, gamma, beta, moving_mean, moving_var, eps, momentum):
     r""":func:`bnlesson.lesson01.batch_norm` with the hand-written gradient.
 
-    Same arguments, results and errors. In training mode
+    Same arguments, results and errors, but for one more: in training mode
+    (unless it falls back, below) `X` must be float32 or float64, the dtypes
+    of the matrix product and pooling kernels of MXNet's CPU build; the
+    lecture's function also takes float16 and integer input. In training mode
     :math:`y = \gamma (x - \mu_B)/\sqrt{\sigma_B^2 + \epsilon} + \beta` comes
     from :class:`BatchNormTraining` (backward: :func:`bn_backward`) and the
     moving statistics become :math:`\lambda \hat\mu + (1 - \lambda)\mu_B`,
     :math:`\lambda \hat\sigma^2 + (1 - \lambda)\sigma_B^2`. Recording with
     ``gamma`` or ``beta`` lacking a gradient buffer falls back to
     :func:`~bnlesson.lesson01.batch_norm`: the Function would not write theirs.
+
+    Raises
+    ------
+    ValueError
+        For what :func:`~bnlesson.lesson01.batch_norm` refuses
+        (:func:`~bnlesson.lesson01.check_stats`,
+        :func:`~bnlesson.lesson01.check_batch`), and for a training input of
+        another dtype than float32 or float64, saying how to convert it.
     """
     check_stats(
-        X, gamma=gamma, beta=beta, moving_mean=moving_mean, moving_var=moving_var
-    )
+        X, eps, momentum,
+        gamma=gamma, beta=beta, moving_mean=moving_mean, moving_var=moving_var,
+    )  # fmt: skip
     if not autograd.is_training():  # one scale and one shift per channel
         scale = gamma / np.sqrt(moving_var + eps)
         shift = beta - moving_mean * scale
@@ -223,6 +235,12 @@ def batch_norm_fast(X, gamma, beta, moving_mean, moving_var, eps, momentum):
     check_batch(X)
     if autograd.is_recording() and (gamma.grad is None or beta.grad is None):
         return batch_norm(X, gamma, beta, moving_mean, moving_var, eps, momentum)
+    if X.dtype not in (onp.float32, onp.float64):  # float16 fails later
+        raise ValueError(
+            f"batch_norm_fast trains on float32 or float64 input only (the CPU "
+            f"kernels it calls take no other dtype), but X has dtype {X.dtype}; "
+            f"convert it with X.astype('float32')."
+        )
     normalize = BatchNormTraining(eps)
     Y = normalize(gamma, beta, X)
     moving_mean = momentum * moving_mean + (1.0 - momentum) * normalize.mean
@@ -234,9 +252,11 @@ def batch_norm_fast(X, gamma, beta, moving_mean, moving_var, eps, momentum):
 class FastBatchNorm(BatchNorm):
     """:class:`bnlesson.lesson02.BatchNorm` computed by :func:`batch_norm_fast`.
 
-    Same Parameters, moving statistics and defaults. Parameters whose
+    Same Parameters, moving statistics, defaults and errors, but for one
+    more: it trains on float32 or float64 input only (a ``ValueError`` says
+    how to convert another; :func:`batch_norm_fast`). Parameters whose
     ``grad_req`` is not ``'write'`` (frozen, or ``'add'``) use the lecture's
-    :func:`~bnlesson.lesson01.batch_norm`, right in every case.
+    :func:`~bnlesson.lesson01.batch_norm`, right in every case and dtype.
     """
 
     def forward(self, X):

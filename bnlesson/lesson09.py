@@ -11,6 +11,7 @@ statistics of "inside the network" (:func:`layer_stats`,
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterable
 from contextlib import contextmanager
 from typing import Sequence
@@ -283,10 +284,32 @@ def saturated_fraction(h, threshold: float = 0.97) -> float:
     it is the rule :math:`|\tanh| > 0.97` used for tanh units, applied to the
     sigmoid; there :math:`\sigma' = h(1 - h) < 0.015`, 6% of its largest
     value, 1/4.
+
+    If any output is NaN or infinite (a diverged network) the fraction is
+    NaN, with a ``RuntimeWarning``: a NaN is neither saturated nor not, and
+    counting it as "not saturated" would report a dead network as a healthy
+    one. It is not an error, because :func:`bnlesson.lesson09_runs.train_early`
+    calls this during a run, which keeps what it recorded before diverging
+    (as a diverged run's NaN loss or score does elsewhere).
+
+    Raises
+    ------
+    ValueError
+        If `threshold` is not in (0, 1).
     """
     if not 0 < threshold < 1:
         raise ValueError(f"threshold must be in (0, 1), not {threshold!r}")
     h = _numpy(h)
+    bad = int(h.size - onp.isfinite(h).sum())
+    if bad:
+        warnings.warn(
+            f"saturated_fraction: {bad} of {h.size} outputs are NaN or infinite "
+            f"(has the network diverged? lower the learning rate), so the "
+            f"fraction is NaN, not a share of saturated units.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return math.nan
     return float((onp.abs(2 * h - 1) > threshold).mean())
 
 

@@ -86,3 +86,36 @@ def test_same_reset_of_the_moving_statistics(Lesson):
         layer.reset_running_stats()
         assert (layer.moving_mean == 0).all() and (layer.moving_var == 1).all()
         assert layer.moving_var.shape == (1, 5)
+
+
+@pytest.mark.parametrize("num_features", [0, -3, 3.5, "3", None, onp.int64(3)])
+def test_same_refusal_of_a_wrong_number_of_features(Lesson, num_features):
+    messages = []
+    for cls in (Lesson, bnlesson.BatchNorm):
+        with pytest.raises(ValueError) as err:
+            cls(num_features, 2)
+        messages.append(str(err.value))
+    assert messages[0] == messages[1]
+    assert "num_features must be an int of at least 1" in messages[0]
+    assert f"not {num_features!r} ({type(num_features).__name__})" in messages[0]
+
+
+@pytest.mark.parametrize("dtype", ["int32", "int64"])
+def test_integer_moving_statistics_are_refused_not_truncated(Lesson, dtype):
+    X = np.array([[0.0], [3.0], [6.0], [9.0]])  # biased variance 11.25
+    messages = []
+    for cls in (Lesson, bnlesson.BatchNorm):
+        layer = cls(1, 2)
+        layer.initialize()
+        layer.moving_var = np.ones((1, 1), dtype=dtype)  # as lesson 02 sets zeros
+        with autograd.record(), pytest.raises(ValueError) as err:
+            layer(X)
+        messages.append(str(err.value))
+        assert layer.moving_var.dtype == dtype  # nothing changed
+        # with floats: 0.9 * 1 + 0.1 * 11.25 = 2.025, not int(0.9 * 1) + 1.125
+        layer.moving_var = layer.moving_var.astype("float32")
+        with autograd.record():
+            layer(X)
+        assert float(layer.moving_var) == pytest.approx(2.025)
+    assert messages[0] == messages[1]
+    assert f"moving_var has dtype {dtype}" in messages[0]

@@ -43,6 +43,20 @@ def test_torch_update_is_pytorchs_rule(lesson, where):
     assert_allclose(stats[1].asnumpy(), var, rtol=1e-5)
 
 
+@pytest.mark.parametrize("rows", [1, 0])
+def test_torch_update_refuses_a_batch_of_one_as_pytorch_does(lesson, rows):
+    # PyTorch, training: "Expected more than 1 value per channel when
+    # training"; here the unbiased variance would divide by n - 1 = 0 (NaN)
+    messages = []
+    for update in (lesson["torch_update"], lesson05.torch_update):
+        with pytest.raises(ValueError) as err:
+            update(np.zeros(4), np.ones(4), np.ones((rows, 4)))
+        messages.append(str(err.value))
+    assert messages[0] == messages[1]
+    assert "expected more than 1 value per feature, as PyTorch does" in messages[0]
+    assert f"X of shape ({rows}, 4) has {rows}" in messages[0]
+
+
 @pytest.mark.parametrize("where", ["notebook", "package"])
 def test_d2l_update_with_0_1_is_gluons_default(lesson, where):
     update = lesson["d2l_update"] if where == "notebook" else lesson05.d2l_update

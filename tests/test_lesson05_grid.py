@@ -1,6 +1,7 @@
 """runs, run_grid and batch_statistics, on tiny nets and small slices of real data."""
 
 import math
+import re
 
 import numpy as onp
 import pytest
@@ -268,6 +269,36 @@ def test_refresh_recomputes_the_moving_statistics_weights_fixed():
     assert not autograd.is_training()
     with pytest.raises(ValueError, match="at least 1"):
         refresh_running_stats(net, pairs, 0)
+
+
+@pytest.mark.parametrize("empty", [list, tuple, lambda: iter([])])
+def test_refresh_refuses_data_without_batches(empty):
+    from mxnet import np
+
+    from bnlesson.lesson05 import refresh_running_stats
+
+    net = nn.HybridSequential()
+    net.add(nn.BatchNorm(), nn.Dense(3))
+    net.initialize()
+    net(np.ones((4, 5)))
+    with pytest.raises(ValueError, match="data_iter holds no batches, so no running"):
+        refresh_running_stats(net, empty())
+    assert (net[0].running_mean.data() == 0).all()  # nothing changed
+
+
+@pytest.mark.parametrize("num_batches", [0, -1, 2.5, "3", float("nan"), True, None])
+def test_refresh_refuses_a_number_of_batches_that_is_not_a_count(num_batches):
+    from mxnet import np
+
+    from bnlesson.lesson05 import refresh_running_stats
+
+    net = nn.HybridSequential()
+    net.add(nn.BatchNorm(), nn.Dense(3))
+    net.initialize()
+    pairs = [(np.ones((4, 5)) * i, np.zeros(4)) for i in range(3)]
+    message = f"num_batches must be a whole number of at least 1, not {num_batches!r}"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        refresh_running_stats(net, pairs, num_batches)
 
 
 # --- settings are checked before anything trains (issue: silent sweeps) ------

@@ -254,6 +254,24 @@ def test_same_errors(lesson):
     assert messages[0] == messages[1]
 
 
+@pytest.mark.parametrize("dtype", ["int32", "uint8"])
+@pytest.mark.parametrize("shape", SHAPES)
+def test_same_dtype_errors(lesson, shape, dtype):
+    # float16 is refused the same way; tests/test_lesson08_layer.py tries it
+    # apart (accepted, it made MXNet fail later, in unrelated code)
+    messages = []
+    for Block in (lesson08.FastBatchNorm, lesson["FastBatchNorm"]):
+        layer = Block(shape[1], len(shape))
+        layer.initialize()
+        with autograd.record(), pytest.raises(ValueError) as err:
+            layer(np.ones(shape, dtype=dtype))
+        messages.append(str(err.value))
+        assert (layer.moving_mean == 0).all()  # refused before any work
+    assert messages[0] == messages[1]
+    assert "float32 or float64 input only" in messages[0]
+    assert f"X has dtype {dtype}; convert it with X.astype('float32')" in messages[0]
+
+
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("grad_req", ["write", "null"])
 def test_same_block_over_steps(lesson, shape, grad_req):

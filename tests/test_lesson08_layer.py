@@ -157,6 +157,59 @@ def test_block_with_frozen_or_accumulating_parameters_is_still_right(grad_req):
             assert_allclose(g, g_ref, rtol=1e-4, atol=1e-3)
 
 
+def run_apart(code: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    """Run `code` in a fresh Python: an MXNet failure there cannot reach this one."""
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        cwd=Path(__file__).resolve().parents[1],  # the repository: finds bnlesson
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_float16_is_refused_up_front_and_mxnet_keeps_working():
+    """Accepted, float16 made MXNet fail asynchronously: in the next, unrelated
+    operation ("Tensordot only supports float32/float64") and again at exit."""
+    out = run_apart(
+        """
+        from mxnet import autograd, np, npx
+        from bnlesson.lesson02 import BatchNorm
+        from bnlesson.lesson08 import FastBatchNorm
+        npx.set_np()
+        for shape in [(8, 3), (8, 3, 4, 4)]:
+            layer = FastBatchNorm(3, len(shape))
+            layer.initialize()
+            X = np.random.normal(3, 2, size=shape).astype("float16")
+            try:
+                with autograd.record():
+                    layer(X)
+            except ValueError as err:
+                print("refused:", err)
+            print("next:", float((np.ones(3) * 2).sum()))
+            # frozen parameters: the lecture's formula, which takes float16
+            frozen, lecture = FastBatchNorm(3, len(shape)), BatchNorm(3, len(shape))
+            for net in (frozen, lecture):
+                net.initialize()
+                net.collect_params().setattr("grad_req", "null")
+            with autograd.record():
+                same = (frozen(X) == lecture(X)).all()
+            print("frozen agrees:", bool(same))
+        npx.waitall()
+        """
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "MXNetError" not in out.stderr, out.stderr[-2000:]
+    refused = (
+        "refused: batch_norm_fast trains on float32 or float64 input only (the CPU "
+        "kernels it calls take no other dtype), but X has dtype float16; convert it "
+        "with X.astype('float32')."
+    )
+    assert out.stdout.count(refused) == 2, out.stdout
+    assert out.stdout.count("next: 6.0") == 2, out.stdout
+    assert out.stdout.count("frozen agrees: True") == 2, out.stdout
+
+
 def test_block_trains_with_a_trainer_without_deadlock():
     """Trainer.step right after backward(), no waitall in between.
 

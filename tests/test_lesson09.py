@@ -325,6 +325,17 @@ def test_saturated_fraction_on_hand_made_outputs():
         saturated_fraction(h, threshold=1.0)
 
 
+@pytest.mark.parametrize(
+    "h, bad",
+    [([math.nan] * 8, 8), ([0.0, 1.0, math.nan, 0.5], 1), ([1.0, math.inf], 1)],
+)
+def test_saturated_fraction_of_non_finite_outputs_is_nan_not_zero(h, bad):
+    # a NaN output is neither saturated nor not: 0.0 read as "all healthy"
+    with pytest.warns(RuntimeWarning, match=f"{bad} of {len(h)} outputs are NaN"):
+        fraction = saturated_fraction(np.array(h))
+    assert math.isnan(fraction)
+
+
 def test_update_ratio_by_hand():
     assert update_ratio([3.0, 4.0], [3.0, 5.0]) == pytest.approx(0.2)
     assert update_ratio(np.array([[1.0, 0.0]]), np.array([[1.0, 1.0]])) == 1.0

@@ -207,63 +207,86 @@ def lesson01_in_order():
     onp.set_printoptions(**saved)
 
 
-def _comparison_holds(n: int, printed: str) -> None:
+#: Lesson 01's cells that compare a result with an expected value, found by
+#: what they print (so that cells added to the lesson do not move them).
+COMPARISONS = {
+    "moving averages": 'print("expected:   "',
+    "prediction mode": "max |Y - X / sqrt(1 + eps)|",
+}
+LESSON01_CELLS = len(code_cells(notebook("01")))
+
+
+def _index_of(code: list, comparison: str) -> int:
+    found = [i for i, c in enumerate(code) if COMPARISONS[comparison] in c.source]
+    assert len(found) == 1, (comparison, found)
+    return found[0]
+
+
+def _comparison_holds(comparison: str, printed: str) -> None:
     lines = printed.splitlines()
-    if n == 9:  # moving mean / expected, moving var / expected
+    if comparison == "moving averages":  # moving mean / expected, var / expected
         assert _numbers(lines[0]) == _numbers(lines[1]), printed
         assert _numbers(lines[2]) == _numbers(lines[3]), printed
-    else:  # In [13]: prediction mode with the starting statistics
+    else:  # prediction mode with the starting statistics: Y = X / sqrt(1 + eps)
         assert float(lines[0].rsplit(":", 1)[1]) < 1e-6, printed
         assert lines[1].endswith("True"), printed
 
 
-@pytest.mark.parametrize("n", [9, 13])
-def test_lesson01_comparisons_print_the_committed_outputs(lesson01_in_order, n):
-    code, printed, _ = lesson01_in_order
-    committed = "".join(o.get("text", "") for o in code[n - 1].outputs)
-    assert printed[n - 1] == committed
-    _comparison_holds(n, printed[n - 1])
-
-
-@pytest.mark.parametrize("n", [9, 13])
-@pytest.mark.parametrize("at_the_end", [False, True], ids=["in-order", "at-end"])
-@pytest.mark.parametrize("other", range(2, 22))
-def test_lesson01_comparisons_hold_after_any_other_cell(
-    lesson01_in_order, n, at_the_end, other
+@pytest.mark.parametrize("comparison", COMPARISONS)
+def test_lesson01_comparisons_print_the_committed_outputs(
+    lesson01_in_order, comparison
 ):
-    """Cells run in order up to In [n] (or all of them), then one other cell,
-    then In [n]: e.g. the random batch drawn again (In [7]) before In [9], or
-    the moving averages of In [14] left in memory before In [13]."""
+    code, printed, _ = lesson01_in_order
+    i = _index_of(code, comparison)
+    assert printed[i] == "".join(o.get("text", "") for o in code[i].outputs)
+    _comparison_holds(comparison, printed[i])
+
+
+@pytest.mark.parametrize("comparison", COMPARISONS)
+@pytest.mark.parametrize("at_the_end", [False, True], ids=["in-order", "at-end"])
+@pytest.mark.parametrize("other", range(2, LESSON01_CELLS + 1), ids="In [{}]".format)
+def test_lesson01_comparisons_hold_after_any_other_cell(
+    lesson01_in_order, comparison, at_the_end, other
+):
+    """Cells run in order up to the comparison (or all of them), then one
+    other cell, then the comparison: e.g. the random batch drawn again before
+    the moving averages are compared with their expected values, or the
+    moving averages of the convergence loop left in memory before the
+    prediction-mode cell."""
     code, _, before = lesson01_in_order
-    if other == n or _draws_only(code[other - 1].source):
+    i, j = _index_of(code, comparison), other - 1
+    if j == i or _draws_only(code[j].source):
         pytest.skip("the cell itself, or a figure")
-    namespace = dict(before[-1] if at_the_end else before[n - 1])
+    namespace = dict(before[-1] if at_the_end else before[i])
     try:
-        run_cell(code[other - 1].source, namespace)
+        run_cell(code[j].source, namespace)
     except Exception:  # noqa: BLE001 - it refused, or needs an earlier cell:
-        pass  # either way it said so; what matters is In [n] after it
+        pass  # either way it said so; what matters is the comparison after it
     try:
-        printed = run_cell(code[n - 1].source, namespace)
+        printed = run_cell(code[i].source, namespace)
     except ValueError as err:
-        # Only In [9], on a batch that is not 2-D with 3 features: refused
-        # by batch_norm's shape check, which names the input's shape.
-        assert n == 9 and namespace["X"].shape[1:] != (3,), err
+        # Only the moving averages, of a batch that is not 2-D with 3
+        # features: refused by batch_norm's shape check, naming its shape.
+        assert comparison == "moving averages", err
+        assert namespace["X"].shape[1:] != (3,), err
         assert str(tuple(namespace["X"].shape)) in str(err)
         return
-    _comparison_holds(n, printed)
+    _comparison_holds(comparison, printed)
 
 
 def test_lesson02_training_cell_run_again_starts_from_zero_and_one():
-    """In [4] run a second time: the moving mean is again 10% of the way
-    from 0 to the batch means, as the text says, not 19%."""
+    """The first training-mode cell (In [4]) run a second time: the moving
+    mean is again 10% of the way from 0 to the batch means, as the text
+    says, not 19%."""
     import numpy as onp
 
     code = code_cells(notebook("02"))
+    i = next(i for i, source in enumerate(code) if "moving_mean now:" in source)
     saved = onp.get_printoptions()
     namespace: dict = {}
     try:
-        for n in (1, 2, 3, 4, 5, 4):
-            run_cell(code[n - 1], namespace)
+        for source in code[: i + 2] + [code[i]]:  # the next cell, then it again
+            run_cell(source, namespace)
     finally:
         onp.set_printoptions(**saved)
     X, layer = namespace["X"], namespace["layer"]

@@ -14,7 +14,7 @@ from d2l import mxnet as d2l
 from mxnet import autograd
 from mxnet.gluon import nn
 
-from .history import History
+from .history import History, warn_if_unfinished
 from .lesson02 import CHANNELS_LAST_HINT, BatchNorm
 from .live import training_plot
 from .metrics import EpochMeter, check_data, evaluate_accuracy
@@ -219,12 +219,27 @@ def batchnorm_layers(net: nn.Block) -> list:
     Gluon (``nn.BatchNorm``) layers are both found, at any depth of nesting;
     read their learned scale and shift with ``layer.gamma.data()`` and
     ``layer.beta.data()``.
+
+    Warns
+    -----
+    bnlesson.history.UnfinishedTraining
+        If `net`'s last :func:`train` run stopped before its end (interrupted,
+        or an error): the layers are returned, but their values are those of
+        a half-trained network; the message says where the run stopped.
     """
+    warn_if_unfinished(net, "batchnorm_layers")
+    return find_batchnorm_layers(net)
+
+
+def find_batchnorm_layers(net: nn.Block) -> list:
+    """:func:`batchnorm_layers` without the check, for use while training."""
     if isinstance(net, BATCHNORM_TYPES):
         return [net]
     # Gluon 1.x has no public accessor for the children of an arbitrary
     # Block; `_children` is the ordered dict that `Sequential` itself uses.
-    return [bn for child in net._children.values() for bn in batchnorm_layers(child)]
+    return [
+        bn for child in net._children.values() for bn in find_batchnorm_layers(child)
+    ]
 
 
 # Shown in section "The training loop"; tests/test_lesson03_train.py proves
@@ -259,6 +274,12 @@ def train(net, train_iter, test_iter, num_epochs, lr, device=None, *,
         If an epoch's loss, or a weight after its last update, is NaN or
         infinite; it says whether the inputs, the loss or the parameters went
         non-finite first, in which batch, and carries the epochs before.
+
+    A run stopped before its end (an error, or Ctrl-C / "Interrupt kernel")
+    returns nothing and leaves `net` half-trained; `net` then says so:
+    :func:`batchnorm_layers` warns where the run stopped ("stopped after 37
+    batches of epoch 2 of 5"), and :func:`bnlesson.history.progress_of`
+    gives the finished epochs' History.
     """
     check_data(train_iter, test_iter, num_epochs)  # refuse one-shot iterators
     device = d2l.try_gpu() if device is None else device
@@ -276,7 +297,7 @@ def train(net, train_iter, test_iter, num_epochs, lr, device=None, *,
             trainer.step(X.shape[0])
             meter.add(X, y, y_hat, l)
         # Appends loss, train acc, seconds; raises if the loss became NaN.
-        meter.finish(history, epoch, lr, bool(batchnorm_layers(net)))
+        meter.finish(history, epoch, num_epochs, lr)
         history.test_acc.append(evaluate_accuracy(net, test_iter, device))
         if verbose:
             print(f"epoch {epoch}, loss {history.loss[-1]:.4f}, "

@@ -28,7 +28,7 @@ from mxnet.gluon import nn
 
 from . import divergence
 from .data import Batches
-from .history import History
+from .history import History, track_progress
 from .sgd import check_batches, check_num_epochs, require_np
 
 #: Fashion-MNIST's classes; every network of the package has this many outputs.
@@ -278,6 +278,8 @@ class EpochMeter:
 
     Create it at the start of the epoch (it starts the clock), call
     :meth:`add` after each ``trainer.step``, then :meth:`finish` once.
+    Along the way it keeps the run's :class:`bnlesson.history.Progress` on
+    `net`, so that a run stopped early leaves a net that says so.
     """
 
     def __init__(self, net, device):
@@ -286,6 +288,11 @@ class EpochMeter:
         self.correct = np.zeros((), ctx=device)
         self.examples = 0
         self.trace = divergence.Trace(net, device)
+        self.net = net
+        self.progress = track_progress(net)
+        self.progress.epoch += 1
+        self.progress.batches = 0
+        self.progress.in_epoch = True
 
     def add(self, X, y, y_hat, l) -> None:
         """Add one step: its batch `X`, labels `y`, scores `y_hat`, losses `l`."""
@@ -294,6 +301,7 @@ class EpochMeter:
         self.loss_sum = self.loss_sum + batch_loss
         self.correct = self.correct + _correct(y_hat, y)
         self.examples += X.shape[0]
+        self.progress.batches += 1
 
     def totals(self) -> Epoch:
         """Wait for the queued work, stop the clock, read the sums (one read)."""
@@ -303,8 +311,21 @@ class EpochMeter:
         loss_sum, correct, health = (float(v) for v in sums.asnumpy())
         return Epoch(loss_sum, correct, self.examples, seconds, math.isfinite(health))
 
-    def finish(self, history: History, epoch: int, lr: float, has_bn: bool) -> None:
-        """Append the epoch's loss, training accuracy and seconds to `history`.
+    def finish(
+        self,
+        history: History,
+        epoch: int,
+        num_epochs: int,
+        lr: float,
+        has_bn: bool | None = None,
+    ) -> None:
+        """Append epoch `epoch`'s loss, training accuracy and seconds to `history`.
+
+        The net's :class:`bnlesson.history.Progress` then records epoch
+        `epoch` of `num_epochs` as finished (the run is finished after the
+        last); until then, the net reads as stopped inside the epoch.
+        `has_bn` (the net has batch norm, found in the net when None)
+        decides the advice if training diverged.
 
         Raises
         ------
@@ -312,8 +333,7 @@ class EpochMeter:
             If the epoch saw no batches.
         TrainingDiverged
             If its loss, or a weight after its last update, is not finite:
-            says what went non-finite first and in which batch; `has_bn`
-            (the net has batch norm) decides the advice.
+            says what went non-finite first and in which batch.
         """
         result = self.totals()
         if result.examples == 0:
@@ -322,12 +342,19 @@ class EpochMeter:
                 f"the same batches every time it is iterated"
             )
         if not (math.isfinite(result.loss_sum) and result.params_finite):
+            if has_bn is None:
+                from .lesson03 import find_batchnorm_layers  # imports this module
+
+                has_bn = bool(find_batchnorm_layers(self.net))
             cause, batch = self.trace.first_non_finite()
             raise divergence.diverged(
                 result.loss_sum, lr, epoch=epoch, history=history, cause=cause,
                 batch=batch, has_batch_norm=has_bn,
             )  # fmt: skip
         _record(history, result)
+        progress = self.progress
+        progress.epoch, progress.num_epochs = epoch, num_epochs
+        progress.history, progress.in_epoch = history, False
 
 
 def _record(history: History, result: Epoch) -> None:

@@ -22,6 +22,7 @@ from mxnet.gluon import nn
 from mxnet.util import is_np_array
 
 from .arguments import is_number, not_a_number
+from .history import forget_progress
 
 #: The largest float32 number: MXNet's optimizers keep the rate in float32.
 FLOAT32_MAX = 3.4028235e38
@@ -81,10 +82,12 @@ def initialize(net, device) -> None:
     alike); the from-scratch layers' moving statistics are plain arrays, so
     every block with a ``reset_running_stats()`` method is reset too. A
     second training run of the same net from the same seed thus repeats the
-    first.
+    first. Fresh weights are untrained: a record of an earlier run that
+    stopped early (:class:`bnlesson.history.Progress`) is removed.
     """
     net.initialize(init.Xavier(), ctx=device, force_reinit=True)
     net.apply(_reset_running_stats)
+    forget_progress(net)
 
 
 def _reset_running_stats(block) -> None:

@@ -78,3 +78,18 @@ def definitions(path: Path, names: set[str], preamble: str = "") -> dict:
             f"{path.name} defines no {sorted(missing)} in a cell of its own"
         )
     return namespace
+
+
+def run_cell(source: str, namespace: dict) -> str:
+    """Execute one code cell's `source` in `namespace`; return what it printed.
+
+    As a kernel runs the cells a student picks, in the order they pick, so a
+    test can run a lesson's cells out of order or run one again.
+    """
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(source, "<cell>", "exec"), namespace)
+    return out.getvalue()

@@ -2,6 +2,7 @@
 
 import math
 import re
+import warnings
 
 import mxnet as mx
 import numpy as onp
@@ -10,13 +11,16 @@ import pytest
 from mxnet import autograd, gluon, npx
 from mxnet.gluon import nn
 from numpy.testing import assert_equal
+from test_lesson03 import PREAMBLE as SHOWN_PREAMBLE
 
 from bnlesson import data, live, set_seed
 from bnlesson.divergence import TrainingDiverged
-from bnlesson.history import History
+from bnlesson.history import History, UnfinishedTraining, progress_of
 from bnlesson.lesson03 import batchnorm_layers, lenet, train
 from bnlesson.lesson08 import FastBatchNorm
 from bnlesson.metrics import check_data, evaluate_accuracy
+
+from nbutil import definitions, notebook
 
 N_TRAIN, N_TEST, BATCH = 512, 256, 128
 LINE = re.compile(
@@ -245,6 +249,103 @@ def test_nan_input_stops_after_the_epoch_that_saw_it(iters, capsys, norm):
     )
     assert "learning rate (try" not in message and "add batch norm" not in message
     assert (err.value.cause, err.value.batch, err.value.epoch) == ("inputs", 2, 2)
+
+
+# --- a run stopped before its end ----------------------------------------------
+
+
+class InterruptedAt:
+    """Batches that raise KeyboardInterrupt, as Ctrl-C does, instead of giving
+    batch `batch` (from 1) of epoch `epoch`."""
+
+    def __init__(self, batches, epoch, batch):
+        self.batches, self.at, self.epoch = batches, (epoch, batch), 0
+
+    def __iter__(self):
+        self.epoch += 1
+        for i, b in enumerate(self.batches, start=1):
+            if (self.epoch, i) == self.at:
+                raise KeyboardInterrupt
+            yield b
+
+
+@pytest.fixture(params=["package", "notebook"])
+def train_fn(request):
+    """lesson03.train and the notebook's own, shown copy of it."""
+    if request.param == "package":
+        return train
+    return definitions(notebook("03"), {"train"}, SHOWN_PREAMBLE)["train"]
+
+
+@pytest.mark.parametrize("norm", ["scratch", "gluon"])
+@pytest.mark.parametrize(
+    "epoch, batch, where",
+    [(1, 3, "it stopped after 2 batches of epoch 1 ("),
+     (2, 2, "it stopped after 1 batch of epoch 2 of 2 (")],
+    ids=["epoch 1", "epoch 2"],
+)  # fmt: skip
+def test_an_interrupted_run_leaves_a_net_that_says_so(
+    iters, train_fn, norm, epoch, batch, where
+):
+    train_iter, test_iter = iters
+    net = lenet(norm)
+    with pytest.raises(KeyboardInterrupt):
+        train_fn(net, InterruptedAt(train_iter, epoch, batch), test_iter, 2, 1.0,
+                 verbose=False, live=False)  # fmt: skip
+    # What lesson 03's next cell does: read the first batch-norm layer.
+    with pytest.warns(UnfinishedTraining) as caught:
+        batchnorm_layers(net)[0]
+    message = str(caught[0].message)
+    assert message.startswith(
+        "batchnorm_layers: this net's last training run did not finish: " + where
+    )
+    assert "gamma and beta are those of a half-trained network" in message
+    assert "Run the training cell again, to its end" in message
+    done = progress_of(net).history
+    if epoch == 1:
+        assert done is None and "finished are in" not in message
+    else:  # the finished epoch's record, labelled by where the run stopped
+        assert (len(done.loss), len(done.test_acc)) == (1, 1)
+        assert message.endswith(
+            "the 1 epoch(s) it finished are in "
+            "bnlesson.history.progress_of(net).history."
+        )
+
+
+def test_a_run_interrupted_between_epochs_says_after_which(iters):
+    train_iter, test_iter = iters
+    net = lenet("scratch")
+    with pytest.raises(KeyboardInterrupt):  # while measuring epoch 1's test acc
+        train(net, train_iter, InterruptedAt(test_iter, 1, 1), 2, 1.0,
+              verbose=False, live=False)  # fmt: skip
+    with pytest.warns(UnfinishedTraining, match=r"it stopped after epoch 1 of 2 \("):
+        batchnorm_layers(net)
+
+
+def test_the_net_warns_each_time_it_is_read(iters):
+    train_iter, test_iter = iters
+    net = lenet("scratch")
+    with pytest.raises(KeyboardInterrupt):
+        train(net, InterruptedAt(train_iter, 1, 2), test_iter, 1, 1.0,
+              verbose=False, live=False)  # fmt: skip
+    with warnings.catch_warnings(record=True) as caught:
+        for _ in range(2):  # one line, as a cell run twice
+            batchnorm_layers(net)
+    assert [w.category for w in caught] == [UnfinishedTraining] * 2
+
+
+def test_a_finished_run_is_read_silently_even_after_an_interrupted_one(iters):
+    train_iter, test_iter = iters
+    net = lenet("scratch")
+    with pytest.raises(KeyboardInterrupt):
+        train(net, InterruptedAt(train_iter, 1, 2), test_iter, 1, 1.0,
+              verbose=False, live=False)  # fmt: skip
+    # The training cell run again, to its end, on the same net.
+    train(net, train_iter, test_iter, 1, 1.0, verbose=False, live=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(batchnorm_layers(net)) == 4
+    assert progress_of(net).finished
 
 
 # --- a second run, and training sets train() cannot use ----------------------

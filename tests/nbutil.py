@@ -88,8 +88,11 @@ def run_cell(source: str, namespace: dict) -> str:
     """
     import contextlib
     import io
+    from unittest import mock
 
     out = io.StringIO()
-    with contextlib.redirect_stdout(out):
+    # setup()'s PNG switch creates IPython's shell outside a kernel, which
+    # breaks every later test's plt.switch_backend (FACTS: backend2gui).
+    with contextlib.redirect_stdout(out), mock.patch("bnlesson.notebook.use_png"):
         exec(compile(source, "<cell>", "exec"), namespace)
     return out.getvalue()

@@ -156,11 +156,14 @@ test: setup browser
 		tests $(NOTEBOOKS) --nbval --nbval-current-env \
 		--nbval-sanitize-with tests/sanitize.cfg $(ARGS)
 
+# Each executed notebook loses the timestamps nbconvert writes into its cells
+# (tools/clean_notebooks.py), so that a diff shows only what the run changed.
 run: setup
 	@for nb in $(NOTEBOOKS); do \
 		echo "Executing $$nb (full mode)"; \
 		BNLESSON_FAST=0 $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 			--ExecutePreprocessor.timeout=-1 "$$nb" || exit 1; \
+		$(BIN)/python tools/clean_notebooks.py "$$nb" >/dev/null || exit 1; \
 	done
 
 # Executes copies of the lessons (the committed notebooks stay as they are)

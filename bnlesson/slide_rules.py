@@ -13,9 +13,9 @@ edits:
    line), cells that only import, cells that only assert (checks, not
    lecture), and cells that only define functions or classes, unless they come
    right after a heading (then they are the section's key code).
-3. A cell marked ``# NBVAL_IGNORE_OUTPUT`` keeps only the last
-   :data:`LOG_LINES` lines of its text output (a training log's end), and
-   the marker comment is not shown.
+3. A cell tagged ``nbval-ignore-output`` (its output differs from run to
+   run, e.g. a training log) keeps only the last :data:`LOG_LINES` lines of
+   its text output (the log's end).
 4. A figure is a fragment (it appears on the next click); the code of a
    figure longer than :data:`FIGURE_CODE_LINES` lines is hidden.
 5. Everything else continues the current slide, and any cell that would
@@ -40,7 +40,7 @@ from nbformat import NotebookNode
 MAX_LINES = 26
 #: Text lines a figure takes per 100 pixels of its height.
 FIGURE_LINES_PER_100PX = 5
-#: Text-output lines kept of a cell marked ``# NBVAL_IGNORE_OUTPUT``.
+#: Text-output lines kept of a cell tagged :data:`IGNORE_OUTPUT_TAG`.
 LOG_LINES = 3
 #: A figure's code is shown when it has at most this many lines.
 FIGURE_CODE_LINES = 4
@@ -48,7 +48,8 @@ FIGURE_CODE_LINES = 4
 LINE_CHARS = 90
 #: The tag that makes :mod:`bnlesson.slides` hide a cell's code.
 HIDE_INPUT_TAG = "bnlesson-slides-hide-input"
-IGNORE_MARKER = "# NBVAL_IGNORE_OUTPUT"
+#: nbval's tag for a cell whose output is not compared: a log, timings.
+IGNORE_OUTPUT_TAG = "nbval-ignore-output"
 
 
 def slide_type(cell: NotebookNode) -> str | None:
@@ -153,15 +154,9 @@ def _only_asserts(body: list) -> bool:
 
 
 def _trim_log(cell: NotebookNode) -> None:
-    """Drop the marker comment; keep a marked cell's last lines of text."""
-    lines = cell.source.splitlines()
-    if IGNORE_MARKER not in [line.strip() for line in lines]:
+    """Keep only the last lines of text of a cell tagged as a log."""
+    if IGNORE_OUTPUT_TAG not in cell.metadata.get("tags", []):
         return
-    at = [line.strip() for line in lines].index(IGNORE_MARKER)
-    end = at + 1
-    while end < len(lines) and lines[end].lstrip().startswith("#"):
-        end += 1  # the reason given under the marker
-    cell.source = "\n".join(lines[:at] + lines[end:])
     streams = [o for o in cell.outputs if o.output_type == "stream"]
     text = "".join(o.text for o in streams).splitlines()
     if len(text) <= LOG_LINES:

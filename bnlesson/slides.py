@@ -82,6 +82,8 @@ def exporter() -> SlidesExporter:
 
 #: nbval's tag for a cell whose error is intended: its traceback is shown.
 RAISES_TAG = "raises-exception"
+#: It and nbval's other spelling of it.
+RAISES_TAGS = frozenset({RAISES_TAG, "nbval-raises-exception"})
 
 
 class OutError(ValueError):
@@ -116,7 +118,8 @@ def load(notebook: Path) -> nbformat.NotebookNode:
     ------
     DeckError
         If the file cannot be read or is not a notebook, if a cell holds a
-        stored error (unless tagged ``raises-exception``), or if no cell
+        stored error (unless tagged ``raises-exception`` or
+        ``nbval-raises-exception``), or if no cell
         would be on a slide.
     """
     restore = (
@@ -145,7 +148,7 @@ def load(notebook: Path) -> nbformat.NotebookNode:
             f"{notebook} is not a Jupyter notebook (nbformat: {why}). {restore}"
         ) from None
     for index, cell in enumerate(cells):
-        if cell.cell_type != "code" or RAISES_TAG in cell.metadata.get("tags", []):
+        if cell.cell_type != "code" or RAISES_TAGS & set(cell.metadata.get("tags", [])):
             continue
         errors = [o for o in cell.get("outputs", []) if o.output_type == "error"]
         if errors:

@@ -40,16 +40,42 @@ def test_committed_executed_top_to_bottom(path):
             )
 
 
+#: The cell tags nbval 0.11 acts on (nbval.plugin.metadata_tags): a cell's
+#: tags are these only, so that a misspelt one cannot be silently ignored.
+NBVAL_TAGS = {
+    "nbval-ignore-output", "nbval-check-output", "nbval-skip",
+    "nbval-raises-exception", "raises-exception",
+}  # fmt: skip
+
+
+def test_nbval_tags_are_the_ones_nbval_reads():
+    from nbval.plugin import metadata_tags
+
+    assert NBVAL_TAGS <= set(metadata_tags)
+
+
 @pytest.mark.parametrize("path", EXECUTED, ids=EXECUTED_IDS)
-def test_nbval_markers_are_exact(path):
-    """nbval honours `# NBVAL_...` alone on its line only, never `# NBVAL_X: why`."""
-    for source in (c.source for c in nbformat.read(path, as_version=4).cells):
-        for line in source.splitlines():
-            marker = re.match(r"\s*#+\s*(NBVAL_\w+)(.*)", line)
-            if marker:
-                assert not marker.group(2).strip(), (
-                    f"put the reason on the next line: {line}"
-                )
+def test_no_test_markers_in_the_source(path):
+    """The student reads no `# NBVAL_...` comments: nbval's tags do their work."""
+    for index, cell in enumerate(nbformat.read(path, as_version=4).cells):
+        assert "NBVAL" not in cell.source, (
+            f"cell {index + 1} shows a test marker: {cell.source[:80]!r}. Remove "
+            "it and tag the cell instead (e.g. nbval-ignore-output), see README"
+        )
+
+
+@pytest.mark.parametrize("path", EXECUTED, ids=EXECUTED_IDS)
+def test_nbval_tags_are_known_and_ignored_output_says_why(path):
+    for index, cell in enumerate(nbformat.read(path, as_version=4).cells):
+        tags = cell.metadata.get("tags", [])
+        where = f"cell {index + 1} ({cell.source[:60]!r})"
+        assert set(tags) <= NBVAL_TAGS, f"{where}: unknown tags {tags}"
+        if "nbval-ignore-output" in tags:
+            why = cell.metadata.get("bnlesson", {}).get("why-output-ignored", "")
+            assert why.strip(), (
+                f"{where} is tagged nbval-ignore-output without a reason: set "
+                'its metadata "bnlesson": {"why-output-ignored": "..."}'
+            )
 
 
 @pytest.mark.parametrize("path", EXECUTED, ids=EXECUTED_IDS)

@@ -35,7 +35,12 @@ def _notebook():
         new_code_cell("assert f(1) == 2\nif True:\n    assert f(2) == 4"),
         new_markdown_cell("### A detail"),
         new_code_cell(
-            "# NBVAL_IGNORE_OUTPUT\n# logs vary\ntrain()",
+            "train()",
+            outputs=[new_output("stream", name="stdout", text=log)],
+            metadata={"tags": ["nbval-ignore-output"]},
+        ),
+        new_code_cell(
+            "report()",
             outputs=[new_output("stream", name="stdout", text=log)],
         ),
         new_code_cell(
@@ -55,26 +60,27 @@ def test_rules_decide_each_cell():
     assert nbformat.writes(nb) == before, "the notebook passed in was changed"
     kinds = [c.metadata.slideshow.slide_type for c in marked.cells]
     # title, set-up, heading, its def, other def, import, asserts, ###, log,
-    # figure, metadata's own choice, then the long markdown in 2 pieces of
-    # a slide each (neither fits under the import).
-    assert kinds[:11] == [
+    # untagged output, figure, metadata's own choice, then the long markdown
+    # in 2 pieces of a slide each (neither fits under the import).
+    assert kinds[:12] == [
         "slide", "skip", "slide", "-", "skip", "skip", "skip",
-        "subslide", "-", "fragment", "slide",
+        "subslide", "-", "-", "fragment", "slide",
     ]  # fmt: skip
-    assert kinds[11:] == ["subslide", "subslide"]
-    text = "\n\n".join(c.source for c in marked.cells[11:])
+    assert kinds[12:] == ["subslide", "subslide"]
+    text = "\n\n".join(c.source for c in marked.cells[12:])
     assert text == "\n\n".join(f"Paragraph {i}." for i in range(40))
 
 
-def test_a_marked_log_keeps_its_last_lines_and_loses_the_marker():
-    cell = slide_rules.mark(_notebook()).cells[8]
-    assert cell.source == "train()"
-    assert cell.outputs[0].text.splitlines() == [
+def test_a_log_tagged_for_nbval_keeps_its_last_lines():
+    tagged, untagged = slide_rules.mark(_notebook()).cells[8:10]
+    assert tagged.source == "train()"
+    assert tagged.outputs[0].text.splitlines() == [
         "[... 7 lines ...]",
         "epoch 8, loss 0.12",
         "epoch 9, loss 0.11",
         "epoch 10, loss 0.10",
     ]
+    assert untagged.outputs[0].text == _notebook().cells[9].outputs[0].text
 
 
 def test_a_heading_inside_markdown_starts_a_slide():

@@ -261,8 +261,9 @@ def test_a_stored_error_is_refused_naming_the_cell(tmp_path, assets, capsys):
     ]  # fmt: skip
 
 
-def test_an_intended_error_is_shown(tmp_path, assets, capsys):
-    nb = _lesson(tmp_path / "nbs", "01_demo", _failed_cell(["raises-exception"]))
+@pytest.mark.parametrize("tag", ["raises-exception", "nbval-raises-exception"])
+def test_an_intended_error_is_shown(tmp_path, assets, capsys, tag):
+    nb = _lesson(tmp_path / "nbs", "01_demo", _failed_cell([tag]))
     status, out, err = _main(capsys, "--out", tmp_path / "decks", nb)
     assert (status, err) == (0, "")
     html = (tmp_path / "decks" / "01_demo.slides.html").read_text(encoding="utf-8")

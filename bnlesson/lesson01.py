@@ -72,11 +72,13 @@ def check_stats(X, eps, momentum, **stats) -> None:
                 f"{X.ndim}-D input of shape {tuple(X.shape)} needs {expected} "
                 f"(one value per {unit}); reshape it with .reshape{expected}."
             )
-        if onp.dtype(value.dtype).kind != "f":  # 0.9 * an int32 array is int32
+        if onp.dtype(value.dtype).kind != "f":  # MXNet: 0.9 * int32 is int32
             raise ValueError(
-                f"batch_norm: {name} has dtype {value.dtype}, but it needs "
-                f"floats: 0.9 * an integer array is truncated (0.9 * 1 gives "
-                f"0); convert it with .astype('float32')."
+                f"batch_norm: {name} has dtype {value.dtype}, but the "
+                f"statistics must be floats: MXNet keeps an integer array "
+                f"integer in arithmetic with a Python float (0.9 * 1 gives 0, "
+                f"var + 1e-5 drops the 1e-5); convert it with "
+                f".astype('float32')."
             )
     number = (int, float, onp.floating)
     if not (isinstance(eps, number) and 0 < eps < float("inf")):

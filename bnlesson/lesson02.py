@@ -97,7 +97,7 @@ class BatchNorm(nn.Block):
         if num_dims not in (2, 4):
             raise ValueError(
                 f"num_dims must be 2 (after a Dense layer) or 4 (after a Conv2D "
-                f"layer), not {num_dims}"
+                f"layer), not {num_dims!r}"
             )
         shape = (1, num_features) if num_dims == 2 else (1, num_features, 1, 1)
         self.gamma = self.params.get("gamma", shape=shape, init=init.One())

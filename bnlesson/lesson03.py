@@ -296,7 +296,8 @@ def train(net, train_iter, test_iter, num_epochs, lr, device=None, *,
             l.backward()
             trainer.step(X.shape[0])
             meter.add(X, y, y_hat, l)
-        # Appends loss, train acc, seconds; raises if the loss became NaN.
+        # Appends loss, train acc, seconds; marks the run finished after the
+        # last epoch; raises if the loss or a weight is no longer finite.
         meter.finish(history, epoch, num_epochs, lr)
         history.test_acc.append(evaluate_accuracy(net, test_iter, device))
         if verbose:

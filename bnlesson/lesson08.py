@@ -206,7 +206,7 @@ def batch_norm_fast(X, gamma, beta, moving_mean, moving_var, eps, momentum):
 
     Same arguments, results and errors, but for one more: in training mode
     (unless it falls back, below) `X` must be float32 or float64, the dtypes
-    of the matrix product and pooling kernels of MXNet's CPU build; the
+    of MXNet's CPU matrix product (neither it nor pooling takes integers); the
     lecture's function also takes float16 and integer input. In training mode
     :math:`y = \gamma (x - \mu_B)/\sqrt{\sigma_B^2 + \epsilon} + \beta` comes
     from :class:`BatchNormTraining` (backward: :func:`bn_backward`) and the
@@ -237,9 +237,9 @@ def batch_norm_fast(X, gamma, beta, moving_mean, moving_var, eps, momentum):
         return batch_norm(X, gamma, beta, moving_mean, moving_var, eps, momentum)
     if X.dtype not in (onp.float32, onp.float64):  # float16 fails later
         raise ValueError(
-            f"batch_norm_fast trains on float32 or float64 input only (the CPU "
-            f"kernels it calls take no other dtype), but X has dtype {X.dtype}; "
-            f"convert it with X.astype('float32')."
+            f"batch_norm_fast trains on float32 or float64 input only (on "
+            f"the CPU its matrix product takes no other dtype), but X has "
+            f"dtype {X.dtype}; convert it with X.astype('float32')."
         )
     normalize = BatchNormTraining(eps)
     Y = normalize(gamma, beta, X)

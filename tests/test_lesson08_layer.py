@@ -201,9 +201,9 @@ def test_float16_is_refused_up_front_and_mxnet_keeps_working():
     assert out.returncode == 0, out.stderr[-2000:]
     assert "MXNetError" not in out.stderr, out.stderr[-2000:]
     refused = (
-        "refused: batch_norm_fast trains on float32 or float64 input only (the CPU "
-        "kernels it calls take no other dtype), but X has dtype float16; convert it "
-        "with X.astype('float32')."
+        "refused: batch_norm_fast trains on float32 or float64 input only (on the "
+        "CPU its matrix product takes no other dtype), but X has dtype float16; "
+        "convert it with X.astype('float32')."
     )
     assert out.stdout.count(refused) == 2, out.stdout
     assert out.stdout.count("next: 6.0") == 2, out.stdout

@@ -21,7 +21,8 @@ Lesson Notebook                                     Module
 A lesson's module imports only earlier lessons and the infrastructure, which
 is not lesson material: ``config`` (run modes, seeds), ``data``, ``dataset``,
 ``download`` and ``fetch`` (Fashion-MNIST), ``arguments`` (checks of
-plain arguments), ``sgd`` (the one training set-up), ``history``,
+plain arguments), ``batchcheck`` (checks of the batches training is
+given), ``sgd`` (the one training set-up), ``history``,
 ``divergence``, ``live`` (live plot), ``recording``,
 ``grid`` and ``runplan`` (grids of runs), ``plots`` (plain data in, no
 package imports), ``bench``, ``notebook``, ``slides``, and ``compat``,
@@ -67,7 +68,7 @@ _SUBMODULES = {"config", "data", "notebook", "plots",
                "compat", "cudalibs", "install", "checks", "doctor",
                "history", "live", "metrics", "recording", "sgd", "dataset",
                "download", "fetch", "mlp", "slides", "slide_rules",
-               "slide_assets", "arguments"}  # fmt: skip
+               "slide_assets", "arguments", "batchcheck"}  # fmt: skip
 __all__ = sorted(_EXPORTS)
 
 

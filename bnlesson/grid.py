@@ -162,7 +162,7 @@ def run_grid(
         Before any training, for a bad grid or setting (an ``lr`` that is a
         string or a bool too), a run whose `build_net` or `data` raises
         ``ValueError`` (the message names it), or whose data training
-        cannot use (:func:`bnlesson.metrics.check_batch_pairs`: labels out
+        cannot use (:func:`bnlesson.batchcheck.check_batch_pairs`: labels out
         of [0, 10), test images of another shape...).
     RunFailed
         When a run fails for a reason other than divergence (which makes a

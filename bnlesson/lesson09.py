@@ -22,7 +22,7 @@ from mxnet import autograd, gluon, np
 from mxnet.gluon import nn
 
 from .arguments import check_finite, is_number, not_a_number
-from .metrics import check_labels, num_classes
+from .batchcheck import check_labels, num_classes
 from .mlp import HIDDEN, mlp, sigmoid_positions
 
 __all__ = [

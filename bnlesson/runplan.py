@@ -22,8 +22,8 @@ from typing import Iterable, Mapping, Sequence
 from mxnet.gluon import nn
 
 from . import config
+from .batchcheck import check_batch_pairs
 from .data import Batches
-from .metrics import check_batch_pairs
 from .sgd import check_batches, check_lr, check_num_epochs
 
 #: The settings run_grid reads itself; `build_net` and `data` read the others.
@@ -181,7 +181,7 @@ def prepare(plan, build_net, data, num_epochs, lr, seed, hybridize) -> list:
     generators seeded, ``build_net(run)`` builds its network (hybridized if
     `hybridize` and it can be) and `data` (a pair, or ``data(run)``) gives
     its data, which must be re-iterable, not empty, and batches that
-    training can use (:func:`bnlesson.metrics.check_batch_pairs`: MXNet
+    training can use (:func:`bnlesson.batchcheck.check_batch_pairs`: MXNet
     arrays, one label per example, labels in [0, 10), test examples of the
     training examples' shape). `build_net` and `data` receive a stand-in
     for the run that notes the settings they read; a setting no run reads

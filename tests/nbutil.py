@@ -1,8 +1,12 @@
-"""Helpers for tests that read or run the lesson notebooks and their solutions."""
+"""Helpers for tests that read or run the lesson notebooks and their solutions,
+or run code in a Python of its own."""
 
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import nbformat
@@ -96,3 +100,14 @@ def run_cell(source: str, namespace: dict) -> str:
     with contextlib.redirect_stdout(out), mock.patch("bnlesson.notebook.use_png"):
         exec(compile(source, "<cell>", "exec"), namespace)
     return out.getvalue()
+
+
+def run_apart(code: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    """Run `code` in a fresh Python: an MXNet failure there cannot reach this one."""
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        cwd=ROOT,  # the repository: finds bnlesson
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

@@ -1,9 +1,6 @@
 """Lesson 01's batch_norm and the package's bnlesson.batch_norm agree."""
 
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
 import numpy as onp
 import pytest
@@ -11,7 +8,7 @@ from mxnet import autograd, np
 
 import bnlesson
 
-from nbutil import definitions, notebook
+from nbutil import definitions, notebook, run_apart
 
 PREAMBLE = (
     "import numpy as onp\n"
@@ -168,13 +165,7 @@ def test_a_batch_without_features_leaves_mxnet_working():
         print("next:", float((np.ones(3) * 2).sum()))
         """
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=Path(__file__).resolve().parents[1],  # the repository: finds bnlesson
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    out = run_apart(code, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "refused: batch_norm: the input of shape (4, 0)" in out.stdout
     assert "next: 6.0" in out.stdout

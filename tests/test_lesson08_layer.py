@@ -1,9 +1,7 @@
 """Lesson 08's fast layer: batch_norm_fast and FastBatchNorm vs lesson01.batch_norm."""
 
 import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
 import mxnet as mx
 import numpy as onp
@@ -18,6 +16,7 @@ from bnlesson.lesson02 import BatchNorm
 from bnlesson.lesson08 import FastBatchNorm, batch_norm_fast, channel_mean, per_example
 
 from bnref import SHAPES, inputs, stats
+from nbutil import run_apart
 
 
 def run(fn, shape, dY_seed=7, attach=("X", "gamma", "beta")):
@@ -157,17 +156,6 @@ def test_block_with_frozen_or_accumulating_parameters_is_still_right(grad_req):
             assert_allclose(g, g_ref, rtol=1e-4, atol=1e-3)
 
 
-def run_apart(code: str, timeout: float = 60) -> subprocess.CompletedProcess:
-    """Run `code` in a fresh Python: an MXNet failure there cannot reach this one."""
-    return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        cwd=Path(__file__).resolve().parents[1],  # the repository: finds bnlesson
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
 def test_float16_is_refused_up_front_and_mxnet_keeps_working():
     """Accepted, float16 made MXNet fail asynchronously: in the next, unrelated
     operation ("Tensordot only supports float32/float64") and again at exit."""
@@ -241,13 +229,7 @@ def test_block_trains_with_a_trainer_without_deadlock():
         """
     )
     try:
-        out = subprocess.run(
-            [sys.executable, "-c", code],
-            cwd=Path(__file__).resolve().parents[1],  # the repository: finds bnlesson
-            capture_output=True,
-            text=True,
-            timeout=45,
-        )
+        out = run_apart(code, timeout=45)
     except subprocess.TimeoutExpired:
         pytest.fail("training with FastBatchNorm and a Trainer hung (deadlock)")
     assert out.returncode == 0, out.stderr[-2000:]

@@ -48,6 +48,12 @@ override MODE := $(call lowercase,$(strip $(MODE)),$(UPPER),$(LOWER))
 ifneq ($(filter-out full live fast,$(MODE))$(word 2,$(MODE)),)
 $(error MODE=$(MODE) is not a run mode: use MODE=full, MODE=live or MODE=fast (in any case))
 endif
+# The device the lessons train on (BNLESSON_DEVICE; see README, "On any
+# device"): empty for d2l.try_gpu() (the first GPU, else the CPU), or e.g.
+# DEVICE=cpu:1, which CI uses so that an array left on the default device
+# fails as it would on a GPU.
+DEVICE ?=
+DEVICE_ENV := $(if $(DEVICE),BNLESSON_DEVICE=$(DEVICE) )
 # pytest-style extra arguments, e.g. make test ARGS="-k data -x"
 ARGS ?=
 # The lessons, and the worked solutions of their exercises beside them
@@ -74,6 +80,7 @@ help:
 	@echo "make time-lessons  run every lesson in live mode (MODE=full|fast too), time each"
 	@echo "MODE=live   with make lab: the lessons run in live mode (about a minute each)"
 	@echo "PY=3.13 (or 3.12) to use that Python, in .venv-3.13"
+	@echo "DEVICE=cpu:1 (or gpu:0) to train every lesson on that device"
 
 env: $(STAMP)
 
@@ -136,7 +143,7 @@ lab: setup
 	@$(BIN)/jupyter trust $(NOTEBOOKS) >/dev/null
 	@echo "Starting Jupyter Lab on lesson 01$(if $(MODE), in $(MODE) mode): open the" \
 		"http://127.0.0.1 URL it prints below. Ctrl-C twice stops it."
-	$(if $(MODE),env -u BNLESSON_FAST BNLESSON_MODE=$(MODE) )$(BIN)/jupyter lab --no-browser --ip=$(IP) --port=$(PORT) $(ROOT_FLAG) \
+	$(DEVICE_ENV)$(if $(MODE),env -u BNLESSON_FAST BNLESSON_MODE=$(MODE) )$(BIN)/jupyter lab --no-browser --ip=$(IP) --port=$(PORT) $(ROOT_FLAG) \
 		--ServerApp.root_dir=notebooks \
 		--LabApp.default_url=/lab/tree/$(notdir $(firstword $(LESSONS)))
 
@@ -152,7 +159,7 @@ browser:
 	fi
 
 test: setup browser
-	BNLESSON_FAST=1 $(BIN)/python -m pytest -q -p no:cacheprovider \
+	$(DEVICE_ENV)BNLESSON_FAST=1 $(BIN)/python -m pytest -q -p no:cacheprovider \
 		tests $(NOTEBOOKS) --nbval --nbval-current-env \
 		--nbval-sanitize-with tests/sanitize.cfg $(ARGS)
 
@@ -161,7 +168,7 @@ test: setup browser
 run: setup
 	@for nb in $(NOTEBOOKS); do \
 		echo "Executing $$nb (full mode)"; \
-		BNLESSON_FAST=0 $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
+		$(DEVICE_ENV)BNLESSON_FAST=0 $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 			--ExecutePreprocessor.timeout=-1 "$$nb" || exit 1; \
 		$(BIN)/python tools/clean_notebooks.py "$$nb" >/dev/null || exit 1; \
 	done

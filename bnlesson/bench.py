@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Sequence
 
 from . import config, data, lesson03
+from .config import default_device
 from .lesson08 import FastBatchNorm
 
 BATCH_SIZE = 256
@@ -169,14 +170,13 @@ def run(
     Returns a report: the settings, and one row (:func:`report_rows`) for
     the data pipeline and for each network, ``"plain"`` always included.
     """
-    from d2l import mxnet as d2l
     from mxnet import npx
 
     npx.set_np()
     networks = _checked_networks(networks)
     if num_batches < 1 or repeats < 1:
         raise ValueError("num_batches and repeats must be at least 1")
-    device = d2l.try_gpu() if device is None else device
+    device = default_device() if device is None else device
     batches = _subset(num_batches)
     passes = {"data pipeline": _pipeline_pass(batches, device)}
     for name in networks:

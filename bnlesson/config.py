@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import platform
 import random
+import re
 
 import numpy as onp
 
@@ -135,9 +136,52 @@ def versions() -> dict:
 
 
 def print_versions() -> None:
-    """Print one line with the versions in use and the run mode."""
+    """Print one line with the versions in use.
+
+    The run mode is not printed: a lesson's sizes say themselves when they
+    are smaller than full (:func:`bnlesson.sizes.sizes`).
+    """
     v = versions()
     print(
-        f"Python {v['python']}, MXNet {v['mxnet']}, d2l {v['d2l']}, "
-        f"numpy {v['numpy']}; {v['mode']} mode ({_DESCRIPTIONS[v['mode']]})"
+        f"Python {v['python']}, MXNet {v['mxnet']}, d2l {v['d2l']}, numpy {v['numpy']}"
     )
+
+
+DEVICE_ENV = "BNLESSON_DEVICE"
+_DEVICE = re.compile(r"^(cpu|gpu)(?:(?::|\()(\d+)\)?)?$")
+
+
+def default_device():
+    """Return the device the lessons train on: ``d2l.try_gpu()`` unless told.
+
+    ``$BNLESSON_DEVICE`` names another: ``cpu``, ``cpu:1`` (or ``cpu(1)``),
+    ``gpu``, ``gpu:0``, in any case. MXNet keeps ``cpu(1)`` apart from
+    ``cpu(0)``, the default device of new arrays, so on ``cpu:1`` an array a
+    lesson forgets to move fails as it would on a GPU.
+
+    Raises
+    ------
+    ValueError
+        If ``$BNLESSON_DEVICE`` is not such a name, or names a GPU that
+        MXNet does not see.
+    """
+    import mxnet as mx
+    from d2l import mxnet as d2l
+
+    value = os.environ.get(DEVICE_ENV, "").strip()
+    if not value:
+        return d2l.try_gpu()
+    match = _DEVICE.match(value.lower())
+    if not match:
+        raise ValueError(
+            f"{DEVICE_ENV}={value!r} is not a device: use cpu, cpu:1, gpu or "
+            f"gpu:0 (or unset it for the first GPU, else the CPU)"
+        )
+    kind, index = match.group(1), int(match.group(2) or 0)
+    if kind == "gpu" and index >= mx.context.num_gpus():
+        raise ValueError(
+            f"{DEVICE_ENV}={value} names gpu({index}), but MXNet sees "
+            f"{mx.context.num_gpus()} GPU(s): unset {DEVICE_ENV}, or install the "
+            "CUDA build (README, 'On a GPU')"
+        )
+    return mx.Context(kind, index)

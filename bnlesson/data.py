@@ -94,21 +94,23 @@ def balanced_subset(labels: onp.ndarray, per_class: int) -> onp.ndarray:
     return onp.sort(onp.concatenate(picks))
 
 
-def _live_sizes(live_per_class, y_train, y_test) -> tuple[int, int]:
+def _live_sizes(
+    live_per_class, y_train, y_test, name="live_per_class"
+) -> tuple[int, int]:
     """Check `live_per_class` against the data: never a silently smaller subset."""
     sizes = tuple(live_per_class)
     if len(sizes) != 2:
         raise ValueError(
-            f"live_per_class takes two numbers, (training, test) images per "
+            f"{name} takes two numbers, (training, test) images per "
             f"class, not {live_per_class!r}"
         )
     for n, split, y in zip(sizes, ("training", "test"), (y_train, y_test)):
         if not isinstance(n, (int, onp.integer)):
-            raise ValueError(f"live_per_class takes whole numbers, not {n!r}")
+            raise ValueError(f"{name} takes whole numbers, not {n!r}")
         have = int(onp.bincount(y, minlength=len(CLASS_NAMES)).min())
         if not 1 <= n <= have:
             raise ValueError(
-                f"live_per_class asks for {n} {split} images of each class, but "
+                f"{name} asks for {n} {split} images of each class, but "
                 f"Fashion-MNIST has {have} {split} images of each class: ask for "
                 f"at least 1 and at most {have}"
             )
@@ -174,6 +176,7 @@ def load_data_fashion_mnist(
     seed: int | None = None,
     verbose: bool = True,
     live_per_class: tuple[int, int] = (1000, 300),
+    per_class: tuple[int, int] | None | str = "mode",
 ) -> tuple[Batches, Batches]:
     """Return ``(train_iter, test_iter)`` over Fashion-MNIST, like d2l's loader.
 
@@ -184,6 +187,10 @@ def load_data_fashion_mnist(
     subset: `live_per_class` gives live mode's (training, test) images per
     class. One printed line says which data is used.
 
+    A lesson passes `per_class` from :func:`bnlesson.sizes.sizes` instead:
+    ``None`` for all images, or (training, test) images per class of a
+    class-balanced subset; the run mode is then not consulted.
+
     Raises
     ------
     ValueError
@@ -192,6 +199,8 @@ def load_data_fashion_mnist(
         class of each split (6,000 training, 1,000 test), in any mode.
     """
     check_whole("batch_size", batch_size, "batch_size=256")  # before reading files
+    if per_class != "mode":
+        return _load_sized(batch_size, root, seed, verbose, per_class)
     mode = ("fast" if fast else "full") if fast is not None else config.mode()
     X_train, y_train = load_arrays("train", root)
     X_test, y_test = load_arrays("test", root)
@@ -213,6 +222,32 @@ def load_data_fashion_mnist(
         print(
             f"Fashion-MNIST: {len(X_train)} training and {len(X_test)} test "
             f"images ({mode})"
+        )
+    return (
+        Batches(X_train, y_train, batch_size, shuffle=True, seed=seed),
+        Batches(X_test, y_test, batch_size, shuffle=False),
+    )
+
+
+def _load_sized(batch_size, root, seed, verbose, per_class):
+    """The loader for an explicit `per_class` (None: every image)."""
+    X_train, y_train = load_arrays("train", root)
+    X_test, y_test = load_arrays("test", root)
+    what = "all images"
+    if per_class is not None:
+        n_train, n_test = _live_sizes(per_class, y_train, y_test, "per_class")
+        tr, te = balanced_subset(y_train, n_train), balanced_subset(y_test, n_test)
+        X_train, y_train, X_test, y_test = (
+            X_train[tr],
+            y_train[tr],
+            X_test[te],
+            y_test[te],
+        )
+        what = f"a class-balanced subset, {n_train} and {n_test} per class"
+    if verbose:
+        print(
+            f"Fashion-MNIST: {len(X_train)} training and {len(X_test)} test "
+            f"images ({what})"
         )
     return (
         Batches(X_train, y_train, batch_size, shuffle=True, seed=seed),

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Callable
 
-from d2l import mxnet as d2l
 from mxnet import autograd
 from mxnet.gluon import nn
 
+from .config import default_device
 from .history import History, warn_if_unfinished
 from .lesson02 import CHANNELS_LAST_HINT, BatchNorm
 from .live import training_plot
@@ -250,7 +250,8 @@ def train(net, train_iter, test_iter, num_epochs, lr, device=None, *,
     r"""Train `net` by minibatch SGD, one line per epoch (d2l's `train_ch6`).
 
     `net` (e.g. :func:`lenet`) gets fresh Xavier weights and moving
-    statistics on `device` (default ``d2l.try_gpu()``); each step on a batch
+    statistics on `device` (default :func:`~bnlesson.config.default_device`,
+    ``d2l.try_gpu()`` unless told); each step on a batch
     of size :math:`b` updates every parameter by
 
     .. math:: w \leftarrow w - \frac{\eta}{b} \sum_{i=1}^{b} \nabla_w \ell_i
@@ -282,7 +283,7 @@ def train(net, train_iter, test_iter, num_epochs, lr, device=None, *,
     gives the finished epochs' History.
     """
     check_data(train_iter, test_iter, num_epochs)  # refuse one-shot iterators
-    device = d2l.try_gpu() if device is None else device
+    device = default_device() if device is None else device
     trainer, loss = sgd_setup(net, lr, device)  # fresh Xavier weights
     history = History(device=str(device), lr=lr, name=name)
     board = training_plot(num_epochs, live)  # redrawn after each epoch
@@ -333,7 +334,7 @@ def first_steps(net, train_iter, lr: float, num_steps: int, device=None) -> tupl
     """
     import pandas as pd
 
-    device = d2l.try_gpu() if device is None else device
+    device = default_device() if device is None else device
     trainer, loss = sgd_setup(net, lr, device)
     weighted = [b for b in net if isinstance(b, (nn.Conv2D, nn.Dense))]
     names = [("conv" if isinstance(b, nn.Conv2D) else "dense") for b in weighted]

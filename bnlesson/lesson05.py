@@ -27,6 +27,7 @@ __all__ = [
     "accuracy_in_training_mode",
     "batch_statistics",
     "d2l_update",
+    "over_seeds",
     "refresh_running_stats",
     "torch_update",
 ]
@@ -273,3 +274,46 @@ def _noise(b: int, means, squares, mu, var, rng, num_batches: int) -> dict:
         "var_ratio": float(ratio.mean()),
         "var_ratio_spread": float(ratio.std()),
     }
+
+
+# 05_running_statistics.ipynb, over_seeds
+def over_seeds(run, seeds: Sequence[int] = (0, 1, 2)) -> pd.DataFrame:
+    """Repeat `run` once per seed; return each result and their mean and range.
+
+    Each repeat starts from :func:`bnlesson.config.set_seed` with its seed,
+    so the initial weights, the batch order and any noise differ between
+    repeats and repeat exactly on the CPU.
+
+    Parameters
+    ----------
+    run : callable
+        ``run()`` trains and measures, returning a number or a mapping of
+        names to numbers (one column each).
+    seeds : sequence of int
+        At least two seeds: a range needs two runs.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per seed (``"seed 0"``, ...), then the rows ``"mean"``,
+        ``"min"`` and ``"max"`` of each column.
+
+    Raises
+    ------
+    ValueError
+        If fewer than two distinct seeds are given.
+    """
+    from .config import set_seed
+
+    seeds = list(seeds)
+    if len(set(seeds)) < 2 or len(set(seeds)) != len(seeds):
+        raise ValueError(f"over_seeds needs two or more distinct seeds, not {seeds}")
+    rows = {}
+    for seed in seeds:
+        set_seed(seed)
+        result = run()
+        rows[f"seed {seed}"] = (
+            dict(result) if hasattr(result, "keys") else {"value": result}
+        )
+    table = pd.DataFrame.from_dict(rows, orient="index").astype(float)
+    return pd.concat([table, table.agg(["mean", "min", "max"])])

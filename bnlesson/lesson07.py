@@ -23,9 +23,9 @@ import numbers
 import time
 from typing import Iterable
 
-from d2l import mxnet as d2l
 from mxnet import autograd, np, npx
 
+from .config import default_device
 from .metrics import evaluate_accuracy
 from .mlp import HIDDEN, layer_position, mlp, sigmoid_input, sigmoid_positions
 from .recording import (
@@ -108,7 +108,8 @@ def train_recording(net, train_iter: Iterable, test_iter: Iterable, probe, *,
     lr : float
         Learning rate :math:`\eta`, positive.
     device : mxnet.Context, optional
-        Defaults to ``d2l.try_gpu()``: the first GPU, else the CPU.
+        Defaults to :func:`~bnlesson.config.default_device`: the first GPU,
+        else the CPU.
     name : str, optional
         The :class:`Recording`'s label.
 
@@ -122,7 +123,7 @@ def train_recording(net, train_iter: Iterable, test_iter: Iterable, probe, *,
         when and its ``history`` holds the recordings before.
     """
     _check_arguments(net, train_iter, probe, num_steps, lr, every)
-    device = d2l.try_gpu() if device is None else device
+    device = default_device() if device is None else device
     trainer, loss = sgd_setup(net, lr, device, hybridize=True)
     probe = np.array(probe, ctx=device)
     batches = itertools.chain.from_iterable(itertools.repeat(train_iter))

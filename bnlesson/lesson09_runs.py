@@ -20,10 +20,10 @@ from typing import Iterable, Sequence
 
 import numpy as onp
 import pandas as pd
-from d2l import mxnet as d2l
 from mxnet import autograd, np
 from mxnet.gluon import nn
 
+from .config import default_device
 from .divergence import diverged
 from .lesson03 import batchnorm_layers
 from .lesson07 import drift, record_steps
@@ -77,7 +77,7 @@ class Watch:
 def _start(net, probe, lr: float, device):
     """Initialize `net` as lesson 07 does; return the device-side probe and trainer."""
     require_np()
-    device = d2l.try_gpu() if device is None else device
+    device = default_device() if device is None else device
     trainer, loss = sgd_setup(net, lr, device)
     probe = np.array(probe, ctx=device)
     net(probe[:2])  # settle deferred shapes before anything reads the weights

@@ -24,6 +24,7 @@ from mxnet import autograd, np, npx
 
 from . import divergence
 from .batchcheck import NUM_CLASSES, check_batch_pairs
+from .config import default_device
 from .history import History, track_progress
 from .sgd import check_batches, check_num_epochs, require_np
 
@@ -35,7 +36,7 @@ def _correct(y_hat, y):
 
 def _parameter_device(net):
     params = list(net.collect_params().values())
-    return params[0].list_ctx()[0] if params else d2l.try_gpu()
+    return params[0].list_ctx()[0] if params else default_device()
 
 
 def evaluate_accuracy(net, data_iter: Iterable, device=None) -> float:

@@ -50,6 +50,8 @@ LINE_CHARS = 90
 HIDE_INPUT_TAG = "bnlesson-slides-hide-input"
 #: nbval's tag for a cell whose output is not compared: a log, timings.
 IGNORE_OUTPUT_TAG = "nbval-ignore-output"
+#: The tag of a hidden cell that checks a lesson's claims: never a slide.
+CHECK_TAG = "check"
 
 
 def slide_type(cell: NotebookNode) -> str | None:
@@ -95,7 +97,7 @@ def _rule(cell: NotebookNode, previous: NotebookNode | None, first_code: bool) -
     if cell.cell_type == "markdown":
         heading = _heading_level(cell.source)
         return {1: "slide", 2: "slide", 3: "subslide"}.get(heading, "-")
-    if cell.cell_type != "code":
+    if cell.cell_type != "code" or CHECK_TAG in cell.metadata.get("tags", []):
         return "skip"
     tree = _parse(cell.source)
     if first_code or tree is None or _only(tree, (ast.Import, ast.ImportFrom)):

@@ -69,7 +69,7 @@ def test_nbval_tags_are_known_and_ignored_output_says_why(path):
     for index, cell in enumerate(nbformat.read(path, as_version=4).cells):
         tags = cell.metadata.get("tags", [])
         where = f"cell {index + 1} ({cell.source[:60]!r})"
-        assert set(tags) <= NBVAL_TAGS, f"{where}: unknown tags {tags}"
+        assert set(tags) <= NBVAL_TAGS | {CHECK_TAG}, f"{where}: unknown tags {tags}"
         if "nbval-ignore-output" in tags:
             why = cell.metadata.get("bnlesson", {}).get("why-output-ignored", "")
             assert why.strip(), (
@@ -79,12 +79,84 @@ def test_nbval_tags_are_known_and_ignored_output_says_why(path):
 
 
 @pytest.mark.parametrize("path", EXECUTED, ids=EXECUTED_IDS)
-def test_first_code_cell_prints_versions_and_mode(path):
+def test_first_code_cell_prints_versions_and_the_run_is_full_size(path):
     nb = nbformat.read(path, as_version=4)
     first = next(c for c in nb.cells if c.cell_type == "code")
     printed = "".join(o.get("text", "") for o in first.outputs)
     assert re.search(r"Python 3\.\d+\.\d+, MXNet 1\.9\.1, d2l 1\.0\.3", printed)
-    assert "; full mode (" in printed, "commit the full-mode run (make run)"
+    for cell in nb.cells:
+        text = "".join(o.get("text", "") for o in cell.get("outputs", []))
+        assert "Smaller sizes" not in text, "commit the full-size run (make run)"
+
+
+#: The tag of a cell that checks a lesson's claims, out of the reading flow:
+#: JupyterLab shows it collapsed (``jupyter.source_hidden``), slides skip it.
+CHECK_TAG = "check"
+#: What a student must not read in a lesson or solution: the run mode and
+#: its size knobs, test machinery, talk of the machine or of the project.
+#: Checked in markdown and in the code of every cell not tagged CHECK_TAG.
+MACHINERY = [
+    r"\b(?:mode|fast_mode|live_mode|pick|epochs)\(", r"\blive=", r"live_per_class",
+    r"\bNBVAL", r"\bnbval\b", r"\b(?:fast|live|full)[ -]mode\b", r"\bCI\b",
+    r"\b(?:a|the|these|our) tests?\b", r"\btests? check", r"\bchecked on the\b",
+    r"\bassertions?\b", r"\bthreshold", r"this machine", r"as committed",
+    r"shared with other jobs", r"installed here", r"make (?:bench|test|run)\b",
+    r"all cells:", r"lesson (?:took|ran in)", r"time\.time\(\)",
+]  # fmt: skip
+#: The one place a lesson may say how to run it smaller in class: the cell
+#: that calls ``sizes(...)``, in a comment linking the README.
+SIZES_CALL = re.compile(r"\bsizes\(")
+
+
+def shown_cells(path):
+    """(index, cell) of every cell a student reads: all but the checks."""
+    cells = nbformat.read(path, as_version=4).cells
+    for index, cell in enumerate(cells):
+        if CHECK_TAG not in cell.metadata.get("tags", []):
+            yield index, cell
+
+
+@pytest.mark.parametrize("path", EXECUTED, ids=EXECUTED_IDS)
+def test_a_student_reads_no_test_machinery(path):
+    found = []
+    for index, cell in shown_cells(path):
+        text = cell.source
+        if cell.cell_type == "code" and SIZES_CALL.search(text):
+            text = re.sub(r"#.*", "", text)  # its comment may link the README
+        for pattern in MACHINERY:
+            for hit in re.finditer(pattern, text, flags=re.IGNORECASE):
+                line = text[: hit.start()].count("\n")
+                found.append(f"c{index}: {text.splitlines()[line].strip()[:90]!r}")
+    assert not found, (
+        "a student reads test machinery (move checks into a hidden cell tagged "
+        "'check', sizes into the one sizes(...) line at the top, and keep prose "
+        "to batch norm and its sources):\n" + "\n".join(found)
+    )
+
+
+@pytest.mark.parametrize("path", EXECUTED, ids=EXECUTED_IDS)
+def test_check_cells_are_hidden_and_only_check(path):
+    cells = nbformat.read(path, as_version=4).cells
+    for index, cell in enumerate(cells):
+        tagged = CHECK_TAG in cell.metadata.get("tags", [])
+        hidden = cell.metadata.get("jupyter", {}).get("source_hidden", False)
+        assert tagged == hidden, (
+            f"cell {index}: a check cell is tagged {CHECK_TAG!r} and has "
+            'metadata "jupyter": {"source_hidden": true}, both or neither'
+        )
+        if tagged:
+            assert cell.cell_type == "code" and "assert" in cell.source, index
+            assert not cell.outputs, f"cell {index}: a check prints nothing"
+
+
+@pytest.mark.parametrize("path", EXECUTED, ids=EXECUTED_IDS)
+def test_sizes_are_written_once_at_the_top(path):
+    calls = [i for i, c in enumerate(nbformat.read(path, as_version=4).cells)
+             if c.cell_type == "code" and SIZES_CALL.search(c.source)]  # fmt: skip
+    assert len(calls) <= 1, f"sizes(...) is called in cells {calls}: once, at the top"
+    first_code = next(i for i, c in enumerate(nbformat.read(path, as_version=4).cells)
+                      if c.cell_type == "code")  # fmt: skip
+    assert all(i <= first_code + 2 for i in calls), calls
 
 
 @pytest.mark.slow

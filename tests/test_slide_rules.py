@@ -199,3 +199,16 @@ def test_builds_installing_into_one_folder_at_once_all_succeed(tmp_path, monkeyp
         }
         assert got == files, "the installed copy is incomplete or mixed"
         assert sorted(p.name for p in out.iterdir()) == ["pkg"], "leftovers"
+
+
+def test_a_hidden_check_cell_is_never_a_slide():
+    # Not only assertions: a check cell may prepare what it asserts.
+    check = new_code_cell(
+        "gap = a - b\nprint(gap)\nassert gap > 0",
+        metadata={"tags": ["check"], "jupyter": {"source_hidden": True}},
+    )
+    plain = new_code_cell("gap = a - b\nprint(gap)\nassert gap > 0")
+    nb = new_notebook(cells=[new_markdown_cell("# T"), new_code_cell("import x"),
+                             check, plain])  # fmt: skip
+    kinds = [c.metadata.slideshow.slide_type for c in slide_rules.mark(nb).cells]
+    assert kinds[2:] == ["skip", "-"]

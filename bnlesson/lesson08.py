@@ -47,7 +47,7 @@ def bn_forward(X, gamma, beta, eps: float) -> tuple:
     return Y, (X_hat, d, s, gamma)
 
 
-# 08_batch_norm_backward.ipynb, In [5]
+# 08_batch_norm_backward.ipynb, In [6]
 def bn_backward_graph(dY, cache: tuple) -> tuple:
     """``(dX, dgamma, dbeta)``, node by node through :func:`bn_forward`."""
     X_hat, d, s, gamma = cache
@@ -65,7 +65,7 @@ def bn_backward_graph(dY, cache: tuple) -> tuple:
     return dX, dgamma, dbeta
 
 
-# 08_batch_norm_backward.ipynb, In [6]
+# 08_batch_norm_backward.ipynb, In [7]
 def bn_backward(dY, cache: tuple) -> tuple:
     r""":func:`bn_backward_graph` simplified (the module docstring's math)."""
     X_hat, _, s, gamma = cache
@@ -77,7 +77,7 @@ def bn_backward(dY, cache: tuple) -> tuple:
     return dX, m * mean_dY_X_hat, m * mean_dY
 
 
-# 08_batch_norm_backward.ipynb, In [11]
+# 08_batch_norm_backward.ipynb, In [13]
 def rel_error(a, b) -> float:
     r"""CS231n's relative error of two arrays (MXNet or NumPy).
 
@@ -88,7 +88,7 @@ def rel_error(a, b) -> float:
     return float(onp.max(onp.abs(a - b) / scale))
 
 
-# 08_batch_norm_backward.ipynb, In [13]
+# 08_batch_norm_backward.ipynb, In [16]
 def numerical_gradients(X, gamma, beta, dY, h: float = 1e-5, eps: float = 1e-5) -> list:
     r"""Centred differences of :math:`\ell = \sum_i y_i g_i` (``g = dY``).
 
@@ -116,19 +116,19 @@ def numerical_gradients(X, gamma, beta, dY, h: float = 1e-5, eps: float = 1e-5) 
     return grads
 
 
-# 08_batch_norm_backward.ipynb, In [22]
+# 08_batch_norm_backward.ipynb, In [29]
 def mean_over_axes(X):
     """Per-channel mean by MXNet's generic reduction: ``(1, C)`` or ``(1, C, 1, 1)``."""
     return X.mean(axis=(0,) if X.ndim == 2 else (0, 2, 3), keepdims=True)
 
 
-# 08_batch_norm_backward.ipynb, In [22]
+# 08_batch_norm_backward.ipynb, In [29]
 def as_is(v, X):
     """No spreading: `v` broadcasts against `X` as it is."""
     return v
 
 
-# 08_batch_norm_backward.ipynb, In [23]
+# 08_batch_norm_backward.ipynb, In [30]
 def channel_mean(X):
     r""":func:`mean_over_axes` through fast kernels.
 
@@ -145,7 +145,7 @@ def channel_mean(X):
     return np.dot(weights, P).reshape(stat_shape(X))
 
 
-# 08_batch_norm_backward.ipynb, In [25]
+# 08_batch_norm_backward.ipynb, In [33]
 def per_example(v, X):
     """Spread the per-channel `v` over one example of 4-D `X`: ``(1, C, H, W)``.
 
@@ -157,7 +157,7 @@ def per_example(v, X):
     return np.broadcast_to(v, (1, *X.shape[1:]))
 
 
-# 08_batch_norm_backward.ipynb, In [26]
+# 08_batch_norm_backward.ipynb, In [34]
 class BatchNormTraining(autograd.Function):
     """Training-mode batch norm whose ``backward`` is :func:`bn_backward`.
 
@@ -200,7 +200,7 @@ class BatchNormTraining(autograd.Function):
         return dgamma.as_nd_ndarray(), dbeta.as_nd_ndarray(), dX.as_nd_ndarray()
 
 
-# 08_batch_norm_backward.ipynb, In [28]
+# 08_batch_norm_backward.ipynb, In [37]
 def batch_norm_fast(X, gamma, beta, moving_mean, moving_var, eps, momentum):
     r""":func:`bnlesson.lesson01.batch_norm` with the hand-written gradient.
 
@@ -248,7 +248,7 @@ def batch_norm_fast(X, gamma, beta, moving_mean, moving_var, eps, momentum):
     return Y, moving_mean, moving_var
 
 
-# 08_batch_norm_backward.ipynb, In [29]
+# 08_batch_norm_backward.ipynb, In [38]
 class FastBatchNorm(BatchNorm):
     """:class:`bnlesson.lesson02.BatchNorm` computed by :func:`batch_norm_fast`.
 

@@ -99,7 +99,7 @@ SMALLER: dict[str, dict[str, dict[str, Any]]] = {
     # ---- 08 ----
     "08": {
         "live": {},
-        "fast": {},
+        "fast": {"repeat": 3},
     },
     # ---- 08 solutions ----
     "08 solutions": {

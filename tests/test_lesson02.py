@@ -13,6 +13,7 @@ PREAMBLE = (
     "from mxnet import autograd, init, np, npx\n"
     "from mxnet.gluon import nn\n"
     "from bnlesson import batch_norm\n"
+    "from bnlesson.config import default_device\n"
     "from bnlesson.lesson02 import check_input\n"
 )
 

@@ -20,7 +20,6 @@ PREAMBLE = (
     "import numpy as onp\n"
     "from mxnet import autograd, np, npx\n"
     "from mxnet.gluon import nn\n"
-    "from bnlesson.config import fast_mode, pick\n"
     "from bnlesson.lesson01 import (EPS, MOMENTUM, batch_norm, check_batch,\n"
     "                               check_stats, stat_shape)\n"
     "from bnlesson.lesson02 import BatchNorm, check_input\n"

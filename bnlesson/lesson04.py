@@ -37,8 +37,9 @@ def compare(shape: tuple, device, steps: int = 3) -> float:
     Both layers start from the same state on `device`. Each of `steps`
     training steps feeds them one batch :math:`X \sim \mathcal N(3, 2^2)` of
     `shape` (2-D ``(N, C)`` or 4-D ``(N, C, H, W)``, drawn from MXNet's
-    generator), runs Gluon's backward pass (which is when Gluon moves its
-    running statistics) and takes
+    generator), runs Gluon's backward pass (which is when MXNet's CPU kernel
+    moves its running statistics; cuDNN, on a GPU, already moved them in the
+    forward pass) and takes
 
     .. math:: \max |Y - Y_\text{Gluon}|,\ \max |\hat\mu - \hat\mu_\text{Gluon}|,
         \ \max |\hat\sigma^2 - \hat\sigma^2_\text{Gluon}|;
@@ -49,7 +50,11 @@ def compare(shape: tuple, device, steps: int = 3) -> float:
     Returns
     -------
     gap : float
-        The largest of these, about :math:`10^{-7}` in float32.
+        The largest of these, about :math:`10^{-7}` in float32 with MXNet's
+        CPU kernel. On a GPU, cuDNN blends the *unbiased* batch variance
+        into its running variance (apache/mxnet#18751), so the running
+        variances, and the prediction-mode outputs, differ by up to a factor
+        :math:`m/(m-1)` in the variance's batch term.
 
     Raises
     ------
@@ -73,7 +78,7 @@ def compare(shape: tuple, device, steps: int = 3) -> float:
     return max(worst, float(np.abs(ours(X) - ref(X)).max()))
 
 
-# 04_gluon_batchnorm_and_cost.ipynb, In [16]
+# 04_gluon_batchnorm_and_cost.ipynb, In [17]
 def profile(forward: Callable, dY=None, repeat: int = 10) -> tuple:
     """Time ``forward()`` (and its backward pass) with MXNet's profiler.
 
@@ -119,7 +124,7 @@ def profile(forward: Callable, dY=None, repeat: int = 10) -> tuple:
     return float(onp.median(times[1:])), ms
 
 
-# 04_gluon_batchnorm_and_cost.ipynb, In [16]
+# 04_gluon_batchnorm_and_cost.ipynb, In [17]
 def one_pass(forward: Callable, dY=None) -> None:
     """``forward()``, then ``backward(dY)`` if `dY` is given; waits for the engine."""
     if dY is None:

@@ -58,13 +58,13 @@ SMALLER: dict[str, dict[str, dict[str, Any]]] = {
     },
     # ---- 04 ----
     "04": {
-        "live": {},
-        "fast": {},
+        "live": {"num_epochs": 2, "per_class": (200, 100), "repeat": 3},
+        "fast": {"num_epochs": 1, "per_class": FAST_DATA, "repeat": 2},
     },
     # ---- 04 solutions ----
     "04 solutions": {
-        "live": {},
-        "fast": {},
+        "live": {"per_class": (1000, 300), "num_train": 10_000},
+        "fast": {"per_class": FAST_DATA, "repeat": 2, "num_train": 2_560},
     },
     # ---- 05 ----
     "05": {

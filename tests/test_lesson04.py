@@ -40,8 +40,26 @@ def test_the_notebook_shows_exactly_the_twins():
 
 
 @pytest.mark.parametrize("shape", SHAPES)
-def test_our_block_matches_gluon(shape):
-    assert compare(shape, mx.cpu()) < 1e-5
+@pytest.mark.parametrize("device", [mx.cpu(0), mx.cpu(1)], ids=str)
+def test_our_block_matches_gluon(shape, device):
+    # cpu(1) is a context of its own: an array left on cpu(0) would fail here
+    assert compare(shape, device) < 1e-5
+
+
+@pytest.mark.parametrize("device", [mx.cpu(0), mx.cpu(1)], ids=str)
+def test_the_cpu_kernel_moves_running_statistics_in_backward(device):
+    # What lesson 04's text says of MXNet's CPU kernel (cuDNN differs).
+    X = np.random.normal(3, 2, size=(8, 3, 4, 4), ctx=device)
+    layer = nn.BatchNorm(in_channels=3)
+    layer.initialize(ctx=device)
+    with autograd.record():
+        Y = layer(X)
+    assert float(np.abs(layer.running_mean.data()).max()) == 0
+    Y.backward()
+    expected = 0.1 * X.mean(axis=(0, 2, 3))
+    assert float(np.abs(layer.running_mean.data() - expected).max()) < 1e-6
+    biased = X.var(axis=(0, 2, 3))
+    assert float(np.abs(layer.running_var.data() - (0.9 + 0.1 * biased)).max()) < 1e-5
 
 
 class _WrongMomentum(lesson02.BatchNorm):

@@ -8,6 +8,7 @@ so training curves of the variants compare batch norm and nothing else.
 
 from __future__ import annotations
 
+import functools
 from typing import Callable
 
 from mxnet import autograd
@@ -242,11 +243,29 @@ def find_batchnorm_layers(net: nn.Block) -> list:
     ]
 
 
+_UNSET = object()
+
+
+def _plot_was_live(fn):
+    """Let callers written before `plot` was named so pass it as ``live=``."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, live=_UNSET, **kwargs):
+        if live is not _UNSET:
+            if "plot" in kwargs:
+                raise TypeError("train() takes plot= (formerly live=), not both")
+            kwargs["plot"] = live
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
 # Shown in section "The training loop"; tests/test_lesson03_train.py proves
 # that both give the same history.
 # 03_lenet_with_and_without_bn.ipynb, In [5]
+@_plot_was_live
 def train(net, train_iter, test_iter, num_epochs, lr, device=None, *,
-          verbose=True, live=None, name=None):  # fmt: skip
+          verbose=True, plot=None, name=None):  # fmt: skip
     r"""Train `net` by minibatch SGD, one line per epoch (d2l's `train_ch6`).
 
     `net` (e.g. :func:`lenet`) gets fresh Xavier weights and moving
@@ -262,8 +281,9 @@ def train(net, train_iter, test_iter, num_epochs, lr, device=None, *,
     epoch's training only), e.g.
     ``epoch 1, loss 0.6847, train acc 0.752, test acc 0.792, time 3.7 sec``.
     `train_iter` and `test_iter` are iterated once per epoch (a list, a
-    ``DataLoader``, a :class:`bnlesson.data.Batches`). `live` redraws a plot
-    of the curves after each epoch (None: in a notebook); `name` labels the
+    ``DataLoader``, a :class:`bnlesson.data.Batches`). `plot` redraws a plot
+    of the curves after each epoch, in a notebook (None: whenever in one;
+    False: never; ``live=`` is its former name); `name` labels the
     returned :class:`bnlesson.history.History`.
 
     Raises
@@ -286,7 +306,7 @@ def train(net, train_iter, test_iter, num_epochs, lr, device=None, *,
     device = default_device() if device is None else device
     trainer, loss = sgd_setup(net, lr, device)  # fresh Xavier weights
     history = History(device=str(device), lr=lr, name=name)
-    board = training_plot(num_epochs, live)  # redrawn after each epoch
+    board = training_plot(num_epochs, plot)  # redrawn after each epoch
     for epoch in range(1, num_epochs + 1):
         meter = EpochMeter(net, device)  # sums stay on the device
         for X, y in train_iter:

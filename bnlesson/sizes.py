@@ -48,13 +48,23 @@ SMALLER: dict[str, dict[str, dict[str, Any]]] = {
     },
     # ---- 03 ----
     "03": {
-        "live": {},
-        "fast": {},
+        "live": {"num_epochs": 3, "num_steps": 15, "per_class": (200, 100)},
+        "fast": {
+            "num_epochs": 1,
+            "num_steps": 3,
+            "num_repeats": 3,
+            "per_class": FAST_DATA,
+        },
     },
     # ---- 03 solutions ----
     "03 solutions": {
         "live": {},
-        "fast": {},
+        "fast": {
+            "per_class": (100, 100),
+            "num_epochs": 2,
+            "num_steps": 3,
+            "ex4_per_class": 100,
+        },
     },
     # ---- 04 ----
     "04": {

@@ -193,8 +193,8 @@ def test_a_layer_class_is_built_with_each_layers_size():
 # --- the notebook's training loop and the package's ---------------------------
 
 PREAMBLE = (
-    "from d2l import mxnet as d2l\n"
     "from mxnet import autograd\n"
+    "from bnlesson.config import default_device\n"
     "from bnlesson.history import History\n"
     "from bnlesson.lesson03 import batchnorm_layers\n"
     "from bnlesson.live import training_plot\n"
@@ -217,7 +217,7 @@ def test_the_notebooks_train_gives_the_packages_history(norm, capsys):
         set_seed(0)
         train_iter = data.Batches(X[:384], y[:384], 64, shuffle=True)
         test_iter = data.Batches(X[384:512], y[384:512], 64)
-        h = fn(lenet(norm), train_iter, test_iter, 2, 1.0, name=norm, live=False)
+        h = fn(lenet(norm), train_iter, test_iter, 2, 1.0, name=norm, plot=False)
         lines = [
             line.rsplit(", time", 1)[0] for line in capsys.readouterr().out.split("\n")
         ]

@@ -63,7 +63,7 @@ def gluon_run(arrays):
     with contextlib.redirect_stdout(out):
         history = train(
             net, data.Batches(X, y, BATCH, shuffle=True), test_iter, 2, 1.0,
-            name="gluon", live=False,
+            name="gluon", plot=False,
         )  # fmt: skip
     return net, test_iter, history, out.getvalue()
 
@@ -112,7 +112,7 @@ def test_one_line_per_epoch_in_the_lecture_format(gluon_run):
 
 
 def test_quiet_run_prints_nothing(iters, capsys):
-    train(lenet("none"), *iters, 1, 0.9, verbose=False, live=False)
+    train(lenet("none"), *iters, 1, 0.9, verbose=False, plot=False)
     assert capsys.readouterr().out == ""
 
 
@@ -142,7 +142,7 @@ def test_trains_on_another_device(arrays):
     net = lenet("scratch")
     h = train(
         net, data.Batches(X[:256], y[:256], BATCH), data.Batches(Xt, yt, BATCH),
-        1, 1.0, device=mx.cpu(1), verbose=False, live=False,
+        1, 1.0, device=mx.cpu(1), verbose=False, plot=False,
     )  # fmt: skip
     assert h.device == "cpu(1)"
     assert all(p.list_ctx() == [mx.cpu(1)] for p in net.collect_params().values())
@@ -160,7 +160,7 @@ def test_no_synchronisation_inside_an_epoch(iters, monkeypatch):
     monkeypatch.setattr(mx.nd.NDArray, "asnumpy", counting)
     train_iter, test_iter = iters
     train_iter.batch_size = 32  # 16 batches per epoch
-    train(lenet("none"), train_iter, test_iter, 2, 0.9, verbose=False, live=False)
+    train(lenet("none"), train_iter, test_iter, 2, 0.9, verbose=False, plot=False)
     # Per epoch: one read of the training totals, one of the test count.
     assert len(syncs) == 2 * 2
 
@@ -170,7 +170,7 @@ def test_no_synchronisation_inside_an_epoch(iters, monkeypatch):
 
 def test_huge_learning_rate_stops_with_advice(iters):
     with pytest.raises(TrainingDiverged) as err:
-        train(lenet("none"), *iters, 3, 1e36, verbose=False, live=False)
+        train(lenet("none"), *iters, 3, 1e36, verbose=False, plot=False)
     message = str(err.value)
     assert message.startswith(
         "the training loss became nan in epoch 1 at learning rate 1e+36:"
@@ -188,7 +188,7 @@ def test_huge_learning_rate_stops_with_advice(iters):
 
 def test_a_net_with_batch_norm_is_not_told_to_add_it(iters):
     with pytest.raises(TrainingDiverged) as err:
-        train(lenet("gluon"), *iters, 1, 1e36, verbose=False, live=False)
+        train(lenet("gluon"), *iters, 1, 1e36, verbose=False, plot=False)
     message = str(err.value)
     assert err.value.cause == "parameters"
     assert "add batch normalization" not in message
@@ -206,7 +206,7 @@ def test_a_loss_that_overflows_first_is_named(iters):
     net = nn.HybridSequential()
     net.add(Overflow(), nn.Dense(10))
     with pytest.raises(TrainingDiverged) as err:
-        train(net, *iters, 1, 0.1, verbose=False, live=False)
+        train(net, *iters, 1, 0.1, verbose=False, plot=False)
     assert (err.value.cause, err.value.batch) == ("loss", 1)
     assert (
         "the loss went non-finite first, in batch 1, while the inputs and "
@@ -240,7 +240,7 @@ def test_nan_input_stops_after_the_epoch_that_saw_it(iters, capsys, norm):
     with pytest.raises(
         TrainingDiverged, match="nan in epoch 2 at learning rate 0.1"
     ) as err:
-        train(net, NanInSecondEpoch(train_iter), test_iter, 3, 0.1, live=False)
+        train(net, NanInSecondEpoch(train_iter), test_iter, 3, 0.1, plot=False)
     assert len(capsys.readouterr().out.splitlines()) == 1, "epoch 1 was reported"
     message = str(err.value)
     assert (
@@ -291,7 +291,7 @@ def test_an_interrupted_run_leaves_a_net_that_says_so(
     net = lenet(norm)
     with pytest.raises(KeyboardInterrupt):
         train_fn(net, InterruptedAt(train_iter, epoch, batch), test_iter, 2, 1.0,
-                 verbose=False, live=False)  # fmt: skip
+                 verbose=False, plot=False)  # fmt: skip
     # What lesson 03's next cell does: read the first batch-norm layer.
     with pytest.warns(UnfinishedTraining) as caught:
         batchnorm_layers(net)[0]
@@ -317,7 +317,7 @@ def test_a_run_interrupted_between_epochs_says_after_which(iters):
     net = lenet("scratch")
     with pytest.raises(KeyboardInterrupt):  # while measuring epoch 1's test acc
         train(net, train_iter, InterruptedAt(test_iter, 1, 1), 2, 1.0,
-              verbose=False, live=False)  # fmt: skip
+              verbose=False, plot=False)  # fmt: skip
     with pytest.warns(UnfinishedTraining, match=r"it stopped after epoch 1 of 2 \("):
         batchnorm_layers(net)
 
@@ -327,7 +327,7 @@ def test_the_net_warns_each_time_it_is_read(iters):
     net = lenet("scratch")
     with pytest.raises(KeyboardInterrupt):
         train(net, InterruptedAt(train_iter, 1, 2), test_iter, 1, 1.0,
-              verbose=False, live=False)  # fmt: skip
+              verbose=False, plot=False)  # fmt: skip
     with warnings.catch_warnings(record=True) as caught:
         for _ in range(2):  # one line, as a cell run twice
             batchnorm_layers(net)
@@ -339,9 +339,9 @@ def test_a_finished_run_is_read_silently_even_after_an_interrupted_one(iters):
     net = lenet("scratch")
     with pytest.raises(KeyboardInterrupt):
         train(net, InterruptedAt(train_iter, 1, 2), test_iter, 1, 1.0,
-              verbose=False, live=False)  # fmt: skip
+              verbose=False, plot=False)  # fmt: skip
     # The training cell run again, to its end, on the same net.
-    train(net, train_iter, test_iter, 1, 1.0, verbose=False, live=False)
+    train(net, train_iter, test_iter, 1, 1.0, verbose=False, plot=False)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert len(batchnorm_layers(net)) == 4
@@ -361,7 +361,7 @@ def test_training_the_same_net_again_repeats_the_first_run(arrays, norm):
         set_seed(0)
         h = train(
             net, data.Batches(X, y, 32, shuffle=True), data.Batches(Xt, yt, BATCH),
-            1, 1.0, verbose=False, live=False,
+            1, 1.0, verbose=False, plot=False,
         )  # fmt: skip
         first = batchnorm_layers(net)[0]
         stats = first.moving_var if norm != "gluon" else first.running_var.data()
@@ -386,14 +386,14 @@ def generator_of(batches):
 def test_unusable_training_sets_are_refused_up_front(iters, capsys, make, match):
     train_iter, test_iter = iters
     with pytest.raises(ValueError, match=match):
-        train(lenet("none"), make(train_iter), test_iter, 2, 0.9, live=False)
+        train(lenet("none"), make(train_iter), test_iter, 2, 0.9, plot=False)
     assert capsys.readouterr().out == "", "refused before any epoch"
 
 
 def test_a_one_shot_test_set_is_refused_too(iters):
     train_iter, test_iter = iters
     with pytest.raises(ValueError, match=r"test_iter is a one-shot iterator"):
-        train(lenet("none"), train_iter, generator_of(test_iter), 2, 0.9, live=False)
+        train(lenet("none"), train_iter, generator_of(test_iter), 2, 0.9, plot=False)
 
 
 class EmptyAfterOneEpoch:
@@ -411,14 +411,14 @@ def test_an_epoch_without_batches_is_explained(iters):
     train_iter, test_iter = iters
     with pytest.raises(ValueError, match=r"train_iter yielded no batches in epoch 2"):
         train(lenet("none"), EmptyAfterOneEpoch(train_iter), test_iter, 2, 0.9,
-              verbose=False, live=False)  # fmt: skip
+              verbose=False, plot=False)  # fmt: skip
 
 
 def test_forgetting_set_np_is_explained(iters):
     npx.reset_np()
     try:
         with pytest.raises(RuntimeError, match=r"npx\.set_np\(\)"):
-            train(lenet("none"), *iters, 1, 0.9, verbose=False, live=False)
+            train(lenet("none"), *iters, 1, 0.9, verbose=False, plot=False)
     finally:
         npx.set_np()
 
@@ -429,7 +429,7 @@ def test_forgetting_set_np_is_explained(iters):
 )
 def test_bad_arguments(iters, epochs, lr, match):
     with pytest.raises(ValueError, match=match):
-        train(lenet("none"), *iters, epochs, lr, verbose=False, live=False)
+        train(lenet("none"), *iters, epochs, lr, verbose=False, plot=False)
 
 
 @pytest.mark.parametrize(
@@ -446,7 +446,7 @@ def test_a_learning_rate_that_is_not_a_number_is_refused_up_front(
     iters, capsys, lr, message
 ):
     with pytest.raises(ValueError, match=re.escape(message)):
-        train(lenet("none"), *iters, 1, lr, live=False)
+        train(lenet("none"), *iters, 1, lr, plot=False)
     assert capsys.readouterr().out == "", "refused before any epoch"
 
 
@@ -494,7 +494,7 @@ def test_labels_that_are_not_classes_are_refused_up_front(
     y[5] = bad  # in the first batch: a DataLoader is checked on that one
     make = SET_FORMS[form]
     with pytest.raises(ValueError, match=re.escape(message)):
-        train(lenet("none"), make(X, y), make(Xt, yt), 1, 0.9, live=False)
+        train(lenet("none"), make(X, y), make(Xt, yt), 1, 0.9, plot=False)
     assert capsys.readouterr().out == "", "refused before any epoch"
 
 
@@ -527,7 +527,7 @@ def test_a_test_set_of_another_image_size_is_refused_before_training(arrays, cap
     )
     for make in SET_FORMS.values():
         with pytest.raises(ValueError, match=re.escape(message)):
-            train(lenet("none"), make(X, y), make(padded, yt), 1, 0.9, live=False)
+            train(lenet("none"), make(X, y), make(padded, yt), 1, 0.9, plot=False)
     assert capsys.readouterr().out == "", "refused before any epoch"
 
 
@@ -540,7 +540,7 @@ def test_numpy_batches_are_refused_with_the_conversion(arrays):
     )
     with pytest.raises(ValueError, match=re.escape(message)):
         train(lenet("none"), [(X, y)], data.Batches(Xt, yt, BATCH), 1, 0.9,
-              live=False)  # fmt: skip
+              plot=False)  # fmt: skip
 
 
 def test_a_label_vector_of_another_length_is_refused(arrays):
@@ -553,7 +553,7 @@ def test_a_label_vector_of_another_length_is_refused(arrays):
     )
     with pytest.raises(ValueError, match=re.escape(message)):
         train(lenet("none"), batches, data.Batches(Xt, yt, BATCH), 1, 0.9,
-              live=False)  # fmt: skip
+              plot=False)  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -578,7 +578,7 @@ def test_images_in_another_layout_are_explained_to_the_scratch_lenet(
     )
     with pytest.raises(ValueError, match=re.escape(message)):
         train(lenet("scratch"), as_mx_batches(layout(X), y),
-              as_mx_batches(layout(Xt), yt), 1, 0.9, live=False)  # fmt: skip
+              as_mx_batches(layout(Xt), yt), 1, 0.9, plot=False)  # fmt: skip
     assert capsys.readouterr().out == ""
 
 
@@ -633,7 +633,7 @@ def test_live_plot_in_a_notebook_updates_one_output(iters, monkeypatch, capsys):
     fake = FakeDisplay()
     monkeypatch.setattr(live, "in_ipython_kernel", lambda: True)
     monkeypatch.setattr(live, "_ipython_display", fake)
-    h = train(lenet("none"), *iters, 2, 0.9)  # live=None: on in a kernel
+    h = train(lenet("none"), *iters, 2, 0.9)  # plot=None: on in a kernel
     assert len(fake.shown) == 1 and len(fake.updates) == 2, "shown once, then updated"
     assert all(set(b) == {"image/png", "text/plain"} for b in fake.shown + fake.updates)
     assert len(capsys.readouterr().out.splitlines()) == 2, "the printed lines survive"
@@ -643,6 +643,19 @@ def test_live_plot_in_a_notebook_updates_one_output(iters, monkeypatch, capsys):
 def test_no_live_plot_outside_a_notebook(iters, monkeypatch, capsys):
     fake = FakeDisplay()
     monkeypatch.setattr(live, "_ipython_display", fake)
-    train(lenet("none"), *iters, 1, 0.9, live=True)
+    train(lenet("none"), *iters, 1, 0.9, plot=True)
     assert fake.shown == [] and fake.updates == []
     assert capsys.readouterr().out.startswith("epoch 1, ")
+
+
+def test_plot_keeps_its_former_name_live(iters, monkeypatch, capsys):
+    """Callers written before `plot` was named pass ``live=``: same behaviour."""
+    fake = FakeDisplay()
+    monkeypatch.setattr(live, "in_ipython_kernel", lambda: True)
+    monkeypatch.setattr(live, "_ipython_display", fake)
+    train(lenet("none"), *iters, 1, 0.9, verbose=False, live=False)
+    assert fake.shown == []
+    train(lenet("none"), *iters, 1, 0.9, verbose=False, live=None)
+    assert len(fake.shown) == 1
+    with pytest.raises(TypeError, match="not both"):
+        train(lenet("none"), *iters, 1, 0.9, plot=False, live=False)

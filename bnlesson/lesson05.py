@@ -22,6 +22,8 @@ import pandas as pd
 from mxnet import autograd, np
 
 from .arguments import is_whole
+from .lesson03 import lenet, train
+from .metrics import evaluate_accuracy
 
 __all__ = [
     "accuracy_in_training_mode",
@@ -29,6 +31,7 @@ __all__ = [
     "d2l_update",
     "over_seeds",
     "refresh_running_stats",
+    "stale_and_refreshed",
     "torch_update",
 ]
 
@@ -37,18 +40,23 @@ __all__ = [
 def accuracy_in_training_mode(net, X, y, batch_size):
     """Accuracy of `net` on NumPy arrays `X`, `y`, classified in training mode.
 
-    Batch norm then normalizes with each batch's own statistics; nothing is
-    recorded, so the running statistics stay as they are.
+    Batch norm then normalizes with each batch's own statistics. Nothing is
+    recorded and ``backward()`` never runs, so MXNet's CPU kernel leaves the
+    running statistics as they are (cuDNN on a GPU updates them in the
+    forward pass of training mode, apache/mxnet#14357). The batches go to
+    the device of `net`'s parameters.
     """
+    device = next(iter(net.collect_params().values())).list_ctx()[0]  # net's
     correct = 0
     with autograd.train_mode():  # batch statistics, nothing recorded
         for i in range(0, len(X), batch_size):
-            y_hat = net(np.array(X[i : i + batch_size])).argmax(axis=1)
+            X_batch = np.array(X[i : i + batch_size], ctx=device)
+            y_hat = net(X_batch).argmax(axis=1)
             correct += int((y_hat.asnumpy() == y[i : i + batch_size]).sum())
     return correct / len(X)
 
 
-# 05_running_statistics.ipynb, In [15]
+# 05_running_statistics.ipynb, In [17]
 def torch_update(running_mean, running_var, X, momentum=0.1):
     r"""PyTorch's running-statistics update for a dense batch `X` of n rows.
 
@@ -76,7 +84,7 @@ def torch_update(running_mean, running_var, X, momentum=0.1):
             (1 - momentum) * running_var + momentum * var)  # fmt: skip
 
 
-# 05_running_statistics.ipynb, In [15]
+# 05_running_statistics.ipynb, In [17]
 def d2l_update(running_mean, running_var, X, momentum=0.1):
     r"""The d2l book's update, :math:`r \leftarrow (1 - m)\,r + m\,s`.
 
@@ -94,9 +102,10 @@ def refresh_running_stats(net, data_iter: Iterable, num_batches: int = 50) -> No
     exponential averages of batch statistics taken while the weights were
     changing; with a large learning rate they can lag behind the final
     weights. This runs `num_batches` batches of `data_iter` through `net`
-    in training mode and calls ``backward()`` (which is where Gluon's
-    ``nn.BatchNorm`` updates its statistics) without any optimizer step, so
-    that only the statistics change: after :math:`k` batches the old values
+    in training mode, under ``record()``, and calls ``backward()`` without
+    any optimizer step, so that only the statistics change (MXNet's CPU
+    kernel updates them in ``backward()``, cuDNN on a GPU already in the
+    forward pass, apache/mxnet#14357): after :math:`k` batches the old values
     keep a weight of :math:`0.9^k` (1% for :math:`k = 44`).
 
     Parameters
@@ -163,9 +172,11 @@ def _per_example_moments(net, layer, X, batch_size: int = 500) -> tuple:
     after a convolution, 1 after a dense layer.
     """
     means, squares, values = [], [], 1
+    device = next(iter(net.collect_params().values())).list_ctx()[0]  # net's
     with autograd.pause(train_mode=False):
         for start in range(0, len(X), batch_size):
-            Z = _layer_inputs(net, layer, np.array(X[start : start + batch_size]))
+            batch = np.array(X[start : start + batch_size], ctx=device)
+            Z = _layer_inputs(net, layer, batch)
             axes = tuple(range(2, Z.ndim))  # spatial axes of a conv output
             values = math.prod(Z.shape[2:])
             Z = Z.asnumpy().astype(onp.float64)
@@ -276,7 +287,7 @@ def _noise(b: int, means, squares, mu, var, rng, num_batches: int) -> dict:
     }
 
 
-# 05_running_statistics.ipynb, over_seeds
+# 05_running_statistics.ipynb, In [29]
 def over_seeds(run, seeds: Sequence[int] = (0, 1, 2)) -> pd.DataFrame:
     """Repeat `run` once per seed; return each result and their mean and range.
 
@@ -317,3 +328,40 @@ def over_seeds(run, seeds: Sequence[int] = (0, 1, 2)) -> pd.DataFrame:
         )
     table = pd.DataFrame.from_dict(rows, orient="index").astype(float)
     return pd.concat([table, table.agg(["mean", "min", "max"])])
+
+
+# 05_running_statistics.ipynb, In [29]
+def stale_and_refreshed(train_iter, test_iter, num_epochs, lr, device=None) -> dict:
+    """Train lesson 03's LeNet with Gluon batch norm; measure its three test accuracies.
+
+    A fresh ``lenet("gluon")`` is trained with :func:`bnlesson.lesson03.train`
+    (no log), then measured on `test_iter`: in prediction mode with the
+    running statistics from training (the last epoch's test accuracy), in
+    training mode at batch size 256 (:func:`accuracy_in_training_mode`), and
+    in prediction mode after :func:`refresh_running_stats` (50 batches of
+    `train_iter`). One run of :func:`over_seeds`.
+
+    Parameters
+    ----------
+    train_iter, test_iter : bnlesson.data.Batches
+        Training and test batches; `test_iter` needs the arrays ``X`` and ``y``.
+    num_epochs : int
+    lr : float
+    device : mxnet.Context, optional
+        Where to train (default :func:`bnlesson.config.default_device`).
+
+    Returns
+    -------
+    dict
+        The three accuracies, named as in lesson 05's table.
+    """
+    net = lenet("gluon")
+    net.hybridize()
+    history = train(net, train_iter, test_iter, num_epochs, lr, device, verbose=False)
+    training_mode = accuracy_in_training_mode(net, test_iter.X, test_iter.y, 256)
+    refresh_running_stats(net, train_iter, num_batches=50)
+    return {
+        "prediction mode, from training": history.test_acc[-1],
+        "training mode, batch 256": training_mode,
+        "prediction mode, refreshed": evaluate_accuracy(net, test_iter),
+    }

@@ -78,13 +78,13 @@ SMALLER: dict[str, dict[str, dict[str, Any]]] = {
     },
     # ---- 05 ----
     "05": {
-        "live": {},
-        "fast": {},
+        "live": {"per_class": (1000, 300)},
+        "fast": {"num_epochs": 1, "per_class": FAST_DATA},
     },
     # ---- 05 solutions ----
     "05 solutions": {
-        "live": {},
-        "fast": {},
+        "live": {"per_class": (1000, 300)},
+        "fast": {"num_epochs": 1, "per_class": FAST_DATA, "every": 2},
     },
     # ---- 06 ----
     "06": {

@@ -1,22 +1,36 @@
-"""Lesson 05's hand-written momentum rules and training-mode accuracy, checked.
+"""Lesson 05's momentum rules, training-mode accuracy and repeats over seeds, checked.
 
 Each definition the notebook shows is run from the notebook and compared
 with its package twin on the same inputs, and against a reference: PyTorch's
 documented rule, Gluon's own ``nn.BatchNorm``, or a hand computation.
 """
 
+import mxnet as mx
 import numpy as onp
+import pandas as pd
 import pytest
 from mxnet import autograd, np
 from mxnet.gluon import nn
 from numpy.testing import assert_allclose
 
 from bnlesson import lesson05
+from bnlesson.config import set_seed
+from bnlesson.data import Batches, balanced_subset, load_arrays
 
 from nbutil import definitions, notebook
 
-PREAMBLE = "from mxnet import autograd, np\n"
-TWINS = {"torch_update", "d2l_update", "accuracy_in_training_mode"}
+PREAMBLE = (
+    "import pandas as pd\n"
+    "from mxnet import autograd, np\n"
+    "from bnlesson.config import set_seed\n"
+    "from bnlesson.lesson03 import lenet, train\n"
+    "from bnlesson.lesson05 import refresh_running_stats\n"
+    "from bnlesson.metrics import evaluate_accuracy\n"
+)
+TWINS = {
+    "torch_update", "d2l_update", "accuracy_in_training_mode", "over_seeds",
+    "stale_and_refreshed",
+}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -73,10 +87,10 @@ def test_d2l_update_with_0_1_is_gluons_default(lesson, where):
     assert_allclose(stats[1].asnumpy(), bn.running_var.data().asnumpy(), rtol=1e-5)
 
 
-def small_net():
+def small_net(device=None):
     net = nn.HybridSequential()
     net.add(nn.Dense(8), nn.BatchNorm(), nn.Dense(3))
-    net.initialize()
+    net.initialize(ctx=device)
     rng = onp.random.default_rng(1)
     X = rng.normal(size=(30, 5)).astype(onp.float32)
     return net, X, onp.repeat(onp.arange(3), 10)
@@ -104,3 +118,116 @@ def test_twins_agree_and_leave_the_running_statistics_alone(lesson):
             lesson05.accuracy_in_training_mode(net, X, y, b)
         )
     assert (net[1].running_mean.data().asnumpy() == before).all()
+
+
+@pytest.mark.parametrize("where", ["notebook", "package"])
+def test_training_mode_accuracy_runs_where_the_net_lives(lesson, where):
+    # MXNet keeps cpu(1) apart from cpu(0), the default of np.array: an
+    # array left on the default device fails here as it would on a GPU
+    accuracy = (lesson["accuracy_in_training_mode"] if where == "notebook"
+                else lesson05.accuracy_in_training_mode)  # fmt: skip
+    net, X, y = small_net(mx.cpu(1))
+    with autograd.train_mode():
+        by_hand = net(np.array(X, ctx=mx.cpu(1))).argmax(axis=1).asnumpy()
+    assert accuracy(net, X, y, 30) == pytest.approx((by_hand == y).mean())
+
+
+# NumPy's legacy global generator on purpose: set_seed seeds it, and lessons'
+# batch orders draw from it.
+def draws():
+    """A run whose result is a known function of NumPy's and MXNet's generators."""
+    uniform = onp.random.uniform()  # noqa: NPY002
+    return {"uniform": uniform, "mxnet": float(np.random.uniform())}
+
+
+def by_hand(seeds):
+    """over_seeds' table for `draws`, computed without it."""
+    rows = {}
+    for seed in seeds:
+        onp.random.seed(seed)  # noqa: NPY002 - the generator set_seed seeds
+        mx.random.seed(seed)
+        uniform = onp.random.uniform()  # noqa: NPY002
+        rows[f"seed {seed}"] = [uniform, float(np.random.uniform())]
+    values = onp.array(list(rows.values()))
+    index = [*rows, "mean", "min", "max"]
+    table = onp.vstack([values, values.mean(0), values.min(0), values.max(0)])
+    return pd.DataFrame(table, index=index, columns=["uniform", "mxnet"])
+
+
+@pytest.mark.parametrize("where", ["notebook", "package"])
+@pytest.mark.parametrize("seeds", [(0, 1, 2), (5, 3), [7, 0, 1, 2]])
+def test_over_seeds_repeats_a_run_and_adds_mean_and_range(lesson, where, seeds):
+    over_seeds = lesson["over_seeds"] if where == "notebook" else lesson05.over_seeds
+    table = over_seeds(draws, seeds=seeds)
+    pd.testing.assert_frame_equal(table, by_hand(seeds))
+
+
+def test_over_seeds_twins_agree_and_name_a_single_number_value(lesson):
+    count = iter(range(100))
+    tables = []
+    for over_seeds in (lesson["over_seeds"], lesson05.over_seeds):
+        run = lambda: onp.random.randint(1000) + next(count)  # noqa: E731, NPY002
+        tables.append(over_seeds(run))
+    # the same draws, one count further in the second table (3 runs each)
+    assert list(tables[0].columns) == ["value"]
+    assert list(tables[0].index) == ["seed 0", "seed 1", "seed 2", "mean", "min", "max"]
+    rows = ["seed 0", "seed 1", "seed 2"]
+    assert_allclose(tables[1].loc[rows, "value"] - 3, tables[0].loc[rows, "value"])
+    assert tables[0].loc["min", "value"] == tables[0].loc[rows, "value"].min()
+
+
+@pytest.mark.parametrize("seeds", [(0,), (), (1, 1), (0, 1, 1)])
+def test_over_seeds_refuses_fewer_than_two_distinct_seeds(lesson, seeds):
+    messages = []
+    for over_seeds in (lesson["over_seeds"], lesson05.over_seeds):
+        with pytest.raises(ValueError) as err:
+            over_seeds(draws, seeds=seeds)
+        messages.append(str(err.value))
+    assert messages[0] == messages[1]
+    assert "two or more distinct seeds" in messages[0]
+
+
+@pytest.fixture(scope="module")
+def tiny_data():
+    X, y = load_arrays("test")
+    train, test = balanced_subset(y[:5000], 40), balanced_subset(y[5000:], 20) + 5000
+    return (Batches(X[train], y[train], 64, shuffle=True),
+            Batches(X[test], y[test], 256))  # fmt: skip
+
+
+def test_stale_and_refreshed_twins_agree_on_cpu_1(lesson, tiny_data):
+    train_iter, test_iter = tiny_data
+    results = []
+    for measure in (lesson["stale_and_refreshed"], lesson05.stale_and_refreshed):
+        set_seed(0)
+        results.append(measure(train_iter, test_iter, 1, 1.0, mx.cpu(1)))
+    assert results[0] == results[1]
+    assert list(results[0]) == [
+        "prediction mode, from training", "training mode, batch 256",
+        "prediction mode, refreshed",
+    ]  # fmt: skip
+    assert all(0 <= v <= 1 for v in results[0].values())
+
+
+def test_stale_and_refreshed_measures_what_it_names(tiny_data):
+    # reference: the same run, step by step, with the lesson's tools
+    from bnlesson.lesson03 import lenet, train
+    from bnlesson.metrics import evaluate_accuracy
+
+    train_iter, test_iter = tiny_data
+    set_seed(3)
+    measured = lesson05.stale_and_refreshed(train_iter, test_iter, 2, 0.5)
+    set_seed(3)
+    net = lenet("gluon")
+    net.hybridize()
+    history = train(net, train_iter, test_iter, 2, 0.5, verbose=False, live=False)
+    assert measured["prediction mode, from training"] == history.test_acc[-1]
+    assert measured["prediction mode, from training"] == evaluate_accuracy(
+        net, test_iter
+    )
+    in_training_mode = lesson05.accuracy_in_training_mode(
+        net, test_iter.X, test_iter.y, 256
+    )
+    assert measured["training mode, batch 256"] == in_training_mode
+    lesson05.refresh_running_stats(net, train_iter, num_batches=50)
+    assert measured["prediction mode, refreshed"] == evaluate_accuracy(net, test_iter)

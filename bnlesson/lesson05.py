@@ -357,7 +357,9 @@ def stale_and_refreshed(train_iter, test_iter, num_epochs, lr, device=None) -> d
     """
     net = lenet("gluon")
     net.hybridize()
-    history = train(net, train_iter, test_iter, num_epochs, lr, device, verbose=False)
+    history = train(
+        net, train_iter, test_iter, num_epochs, lr, device, verbose=False, plot=False
+    )
     training_mode = accuracy_in_training_mode(net, test_iter.X, test_iter.y, 256)
     refresh_running_stats(net, train_iter, num_batches=50)
     return {

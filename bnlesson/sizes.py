@@ -94,7 +94,12 @@ SMALLER: dict[str, dict[str, dict[str, Any]]] = {
     # ---- 07 solutions ----
     "07 solutions": {
         "live": {"per_class": (1000, 300)},
-        "fast": {"num_steps": 150, "every": 25, "scratch_steps": 100, "per_class": FAST_DATA},  # fmt: skip
+        "fast": {
+            "num_steps": 150,
+            "every": 25,
+            "scratch_steps": 100,
+            "per_class": FAST_DATA,
+        },
     },
     # ---- 08 ----
     "08": {

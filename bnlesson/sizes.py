@@ -98,13 +98,18 @@ SMALLER: dict[str, dict[str, dict[str, Any]]] = {
     },
     # ---- 07 ----
     "07": {
-        "live": {},
-        "fast": {},
+        "live": {"num_steps": 2_000, "every": 100, "per_class": (1000, 300)},
+        "fast": {"num_steps": 300, "every": 25, "per_class": FAST_DATA},
     },
     # ---- 07 solutions ----
     "07 solutions": {
-        "live": {},
-        "fast": {},
+        "live": {"per_class": (1000, 300)},
+        "fast": {
+            "num_steps": 150,
+            "every": 25,
+            "scratch_steps": 100,
+            "per_class": FAST_DATA,
+        },
     },
     # ---- 08 ----
     "08": {
@@ -118,13 +123,13 @@ SMALLER: dict[str, dict[str, dict[str, Any]]] = {
     },
     # ---- 09 ----
     "09": {
-        "live": {},
-        "fast": {},
+        "live": {"num_steps": 1_200, "every": 60, "per_class": (1000, 300)},
+        "fast": {"num_steps": 200, "every": 25, "per_class": FAST_DATA},
     },
     # ---- 09 solutions ----
     "09 solutions": {
-        "live": {},
-        "fast": {},
+        "live": {"per_class": (1000, 300)},
+        "fast": {"num_steps": 100, "every": 50, "per_class": FAST_DATA},
     },
 }
 

@@ -19,7 +19,8 @@ LESSON_MODULE = re.compile(r"lesson(\d\d)(?:_\w+)?\.py$")
 #: Definitions a lesson shows that only glue one cell to the notebook's own
 #: variables (they read its globals), so they have no package twin.
 NOTEBOOK_ONLY = {
-    "09": {"batches", "typical", "by_step_size"},
+    "07": {"first_tenth"},
+    "09": {"batches", "typical", "by_step_size", "first_quarter"},
 }
 
 

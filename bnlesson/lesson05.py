@@ -15,11 +15,13 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Sized
+from contextlib import contextmanager
 from typing import Iterable, Sequence
 
 import numpy as onp
 import pandas as pd
 from mxnet import autograd, np
+from mxnet.gluon.parameter import DeferredInitializationError
 
 from .arguments import is_whole
 from .lesson03 import lenet, train
@@ -31,9 +33,34 @@ __all__ = [
     "d2l_update",
     "over_seeds",
     "refresh_running_stats",
+    "running_stats_kept",
     "stale_and_refreshed",
     "torch_update",
 ]
+
+
+# 05_running_statistics.ipynb, In [8]
+@contextmanager
+def running_stats_kept(net):
+    """Put back the running statistics a training-mode forward pass changed.
+
+    cuDNN (Gluon's ``nn.BatchNorm`` on a GPU) updates them in the forward
+    pass of training mode (apache/mxnet#14357); MXNet's CPU kernel only in
+    ``backward()``. Inside this context an evaluation in training mode
+    leaves them as they were on any device.
+    """
+    running = net.collect_params(".*running_mean|.*running_var")
+    kept = {}
+    for name, p in running.items():
+        try:
+            kept[name] = p.data().copy()
+        except DeferredInitializationError:  # created by the first forward
+            pass
+    try:
+        yield
+    finally:
+        for name, value in kept.items():
+            running[name].set_data(value)
 
 
 # 05_running_statistics.ipynb, In [8]
@@ -42,13 +69,15 @@ def accuracy_in_training_mode(net, X, y, batch_size):
 
     Batch norm then normalizes with each batch's own statistics. Nothing is
     recorded and ``backward()`` never runs, so MXNet's CPU kernel leaves the
-    running statistics as they are (cuDNN on a GPU updates them in the
-    forward pass of training mode, apache/mxnet#14357). The batches go to
-    the device of `net`'s parameters.
+    running statistics as they are; cuDNN on a GPU updates them in the
+    forward pass of training mode (apache/mxnet#14357), so
+    :func:`running_stats_kept` puts them back. The batches go to the device
+    of `net`'s parameters.
     """
     device = next(iter(net.collect_params().values())).list_ctx()[0]  # net's
     correct = 0
-    with autograd.train_mode():  # batch statistics, nothing recorded
+    # batch statistics, nothing recorded, the running statistics kept
+    with autograd.train_mode(), running_stats_kept(net):
         for i in range(0, len(X), batch_size):
             X_batch = np.array(X[i : i + batch_size], ctx=device)
             y_hat = net(X_batch).argmax(axis=1)

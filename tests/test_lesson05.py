@@ -20,6 +20,8 @@ from bnlesson.data import Batches, balanced_subset, load_arrays
 from nbutil import definitions, notebook
 
 PREAMBLE = (
+    "from contextlib import contextmanager\n"
+    "from mxnet.gluon.parameter import DeferredInitializationError\n"
     "import pandas as pd\n"
     "from mxnet import autograd, np\n"
     "from bnlesson.config import set_seed\n"
@@ -29,7 +31,7 @@ PREAMBLE = (
 )
 TWINS = {
     "torch_update", "d2l_update", "accuracy_in_training_mode", "over_seeds",
-    "stale_and_refreshed",
+    "stale_and_refreshed", "running_stats_kept",
 }  # fmt: skip
 
 
@@ -231,3 +233,31 @@ def test_stale_and_refreshed_measures_what_it_names(tiny_data):
     assert measured["training mode, batch 256"] == in_training_mode
     lesson05.refresh_running_stats(net, train_iter, num_batches=50)
     assert measured["prediction mode, refreshed"] == evaluate_accuracy(net, test_iter)
+
+
+@pytest.mark.parametrize("where", ["notebook", "package"])
+def test_running_stats_kept_puts_back_what_a_forward_pass_changed(lesson, where):
+    # The CPU kernel never changes them in a forward pass, so the change cuDNN
+    # would make is made by hand inside the context: it must be undone, and
+    # the parameters the network learns must be left alone.
+    from mxnet.gluon import nn
+
+    kept = (lesson["running_stats_kept"] if where == "notebook"
+            else lesson05.running_stats_kept)  # fmt: skip
+    net = nn.HybridSequential()
+    net.add(nn.Dense(3), nn.BatchNorm())
+    net.initialize()
+    net(np.ones((2, 4)))
+    bn = net[1]
+    before = {n: p.data().asnumpy().copy() for n, p in bn.collect_params().items()}
+    with kept(net):
+        bn.running_mean.set_data(np.full((3,), 7.0))
+        bn.running_var.set_data(np.full((3,), 9.0))
+        bn.gamma.set_data(np.full((3,), 2.0))  # learned: not the context's
+    after = {n: p.data().asnumpy() for n, p in bn.collect_params().items()}
+    for name in before:
+        if "running" in name:
+            assert (after[name] == before[name]).all(), name
+        else:
+            assert (after[name] == 2.0).all() or "gamma" not in name, name
+    assert (bn.gamma.data().asnumpy() == 2.0).all()

@@ -168,9 +168,12 @@ def sigmoid_saturation(net, X, margin=0.01):
 
 # 06_design_choices.ipynb, In [18]
 def diagnosed(net, train_iter, test_iter):
-    """:func:`refreshed`, the saturation on a test batch, the output weights' RMS."""
-    X, _ = next(iter(test_iter))
+    """:func:`refreshed`, the saturation on a test batch, the output weights' RMS.
+
+    The test batch goes to the device of the network's parameters.
+    """
     W = net[-1].weight.data()  # the output layer, Dense(10)
+    X = next(iter(test_iter))[0].as_in_ctx(W.ctx)  # on the network's device
     return {**refreshed(net, train_iter, test_iter),
             "saturated": sigmoid_saturation(net, X),
             "output_weight_rms": float(np.sqrt((W * W).mean()))}  # fmt: skip

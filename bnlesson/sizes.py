@@ -88,13 +88,39 @@ SMALLER: dict[str, dict[str, dict[str, Any]]] = {
     },
     # ---- 06 ----
     "06": {
-        "live": {},
-        "fast": {},
+        "live": {
+            "per_class": (1000, 300),
+            "test_per_class": 100,
+            "n_grid": 2_500,
+            "num_epochs": 2,
+            "rates": [0.1, 1, 10, 100],
+            "n_sweep": 2_500,
+            "n_noise": 3_000,
+            "steps": 40,
+            "batch_epochs": 1,
+            "cnn_epochs": 2,
+        },
+        "fast": {
+            "per_class": FAST_DATA,
+            "test_per_class": 100,
+            "num_epochs": 1,
+            "rates": [0.1, 100],
+            "steps": 10,
+            "batch_epochs": 1,
+            "cnn_epochs": 1,
+        },
     },
     # ---- 06 solutions ----
     "06 solutions": {
-        "live": {},
-        "fast": {},
+        "live": {"per_class": (1000, 300)},
+        "fast": {
+            "per_class": FAST_DATA,
+            "test_per_class": 100,
+            "n_grid": 2_000,
+            "num_epochs": 1,
+            "n_sweep": 2_000,
+            "n_images": 1_000,
+        },
     },
     # ---- 07 ----
     "07": {

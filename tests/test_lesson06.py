@@ -210,3 +210,17 @@ def test_refreshed_and_diagnosed_agree_with_the_notebook_and_by_hand(lesson):
     assert lesson06.refreshed(trained_lenet(), train_iter, test_iter) == {
         "refreshed_acc": acc
     }
+
+
+def test_diagnosed_measures_a_network_on_another_device(lesson):
+    """cpu(1) is a device of its own to MXNet, as a GPU is: the test batch follows."""
+    import mxnet as mx
+
+    from bnlesson import lesson06
+
+    train_iter, test_iter = grid_data()  # batches on the default device, cpu(0)
+    expected = lesson06.diagnosed(trained_lenet(), train_iter, test_iter)
+    for diagnosed in (lesson["diagnosed"], lesson06.diagnosed):
+        net = trained_lenet()
+        net.collect_params().reset_ctx(mx.cpu(1))
+        assert diagnosed(net, train_iter, test_iter) == pytest.approx(expected)

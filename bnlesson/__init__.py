@@ -40,11 +40,9 @@ __version__ = "0.1.0"
 
 # public name -> module that defines it
 _EXPORTS = {
-    "epochs": "config",
     "fast_mode": "config",
     "live_mode": "config",
     "mode": "config",
-    "pick": "config",
     "print_versions": "config",
     "set_seed": "config",
     "versions": "config",

@@ -133,7 +133,7 @@ def _training_pass(norm, hybridize: bool, batches, device):
 
     def one_pass() -> float:
         history = lesson03.train(net, batches, probe, 1, 0.9, device,
-                                 verbose=False, live=False)  # fmt: skip
+                                 verbose=False, plot=False)  # fmt: skip
         return history.seconds[0]
 
     return one_pass

@@ -93,25 +93,6 @@ def live_mode() -> bool:
     return mode() == "live"
 
 
-def pick(full, fast, live=None):
-    """Return the value for the current mode: `full`, `fast`, or `live`.
-
-    A lesson writes its sizes and step counts once, e.g.
-    ``pick(10_000, 200, live=2_000)``; without `live`, live mode uses `full`.
-    """
-    current = mode()
-    if current == "fast":
-        return fast
-    if current == "live" and live is not None:
-        return live
-    return full
-
-
-def epochs(num_epochs: int, live: int | None = None) -> int:
-    """Return `num_epochs`; `live` in live mode; at most ``FAST_MAX_EPOCHS`` in fast."""
-    return pick(num_epochs, min(num_epochs, FAST_MAX_EPOCHS), live=live)
-
-
 def set_seed(seed: int = 0) -> None:
     """Seed Python's, NumPy's and MXNet's generators so CPU runs repeat exactly."""
     import mxnet as mx

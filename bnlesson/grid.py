@@ -247,7 +247,7 @@ def _train_job(job: Job, device) -> tuple:
     try:
         history = train(
             job.net, job.train_iter, job.test_iter, job.num_epochs, job.lr, device,
-            verbose=False, live=False, name=label(job.run),
+            verbose=False, plot=False, name=label(job.run),
         )  # fmt: skip
     except TrainingDiverged as diverged:
         return diverged.history, diverged

@@ -8,7 +8,6 @@ so training curves of the variants compare batch norm and nothing else.
 
 from __future__ import annotations
 
-import functools
 from typing import Callable
 
 from mxnet import autograd
@@ -243,27 +242,9 @@ def find_batchnorm_layers(net: nn.Block) -> list:
     ]
 
 
-_UNSET = object()
-
-
-def _plot_was_live(fn):
-    """Let callers written before `plot` was named so pass it as ``live=``."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, live=_UNSET, **kwargs):
-        if live is not _UNSET:
-            if "plot" in kwargs:
-                raise TypeError("train() takes plot= (formerly live=), not both")
-            kwargs["plot"] = live
-        return fn(*args, **kwargs)
-
-    return wrapper
-
-
 # Shown in section "The training loop"; tests/test_lesson03_train.py proves
 # that both give the same history.
 # 03_lenet_with_and_without_bn.ipynb, In [5]
-@_plot_was_live
 def train(net, train_iter, test_iter, num_epochs, lr, device=None, *,
           verbose=True, plot=None, name=None):  # fmt: skip
     r"""Train `net` by minibatch SGD, one line per epoch (d2l's `train_ch6`).
@@ -283,7 +264,7 @@ def train(net, train_iter, test_iter, num_epochs, lr, device=None, *,
     `train_iter` and `test_iter` are iterated once per epoch (a list, a
     ``DataLoader``, a :class:`bnlesson.data.Batches`). `plot` redraws a plot
     of the curves after each epoch, in a notebook (None: whenever in one;
-    False: never; ``live=`` is its former name); `name` labels the
+    False: never); `name` labels the
     returned :class:`bnlesson.history.History`.
 
     Raises

@@ -157,34 +157,6 @@ def test_make_refuses_what_the_environment_refuses(monkeypatch, value):
     assert f"MODE={value.lower()} is not a run mode" in result.stderr
 
 
-@pytest.mark.parametrize(
-    "mode, expected",
-    # pick(100, 7, live=30) and pick(100, 7): (with live, without live)
-    [("full", (100, 100)), ("live", (30, 100)), ("fast", (7, 7))],
-)
-def test_pick_returns_the_current_modes_value(monkeypatch, mode, expected):
-    _env(monkeypatch, mode)
-    assert (config.pick(100, 7, live=30), config.pick(100, 7)) == expected
-
-
-def test_pick_keeps_a_falsy_live_value(monkeypatch):
-    _env(monkeypatch, "live")
-    assert config.pick(100, 7, live=0) == 0
-    assert config.pick([1, 2], [1], live=[]) == []
-
-
-@pytest.mark.parametrize(
-    "mode, expected",
-    # epochs(10), epochs(10, live=3), epochs(1, live=2), epochs(0)
-    [("full", (10, 10, 1, 0)), ("live", (10, 3, 2, 0)), ("fast", (1, 1, 1, 0))],
-)
-def test_epochs_per_mode(monkeypatch, mode, expected):
-    _env(monkeypatch, mode)
-    got = (config.epochs(10), config.epochs(10, live=3), config.epochs(1, live=2),
-           config.epochs(0))  # fmt: skip
-    assert got == expected
-
-
 def _sanitized(text: str) -> str:
     """Apply tests/sanitize.cfg's substitutions, as nbval does."""
     rules = re.findall(r"regex: (.*)\nreplace: (.*)", SANITIZE.read_text())

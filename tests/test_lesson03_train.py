@@ -646,16 +646,3 @@ def test_no_live_plot_outside_a_notebook(iters, monkeypatch, capsys):
     train(lenet("none"), *iters, 1, 0.9, plot=True)
     assert fake.shown == [] and fake.updates == []
     assert capsys.readouterr().out.startswith("epoch 1, ")
-
-
-def test_plot_keeps_its_former_name_live(iters, monkeypatch, capsys):
-    """Callers written before `plot` was named pass ``live=``: same behaviour."""
-    fake = FakeDisplay()
-    monkeypatch.setattr(live, "in_ipython_kernel", lambda: True)
-    monkeypatch.setattr(live, "_ipython_display", fake)
-    train(lenet("none"), *iters, 1, 0.9, verbose=False, live=False)
-    assert fake.shown == []
-    train(lenet("none"), *iters, 1, 0.9, verbose=False, live=None)
-    assert len(fake.shown) == 1
-    with pytest.raises(TypeError, match="not both"):
-        train(lenet("none"), *iters, 1, 0.9, plot=False, live=False)

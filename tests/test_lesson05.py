@@ -222,7 +222,7 @@ def test_stale_and_refreshed_measures_what_it_names(tiny_data):
     set_seed(3)
     net = lenet("gluon")
     net.hybridize()
-    history = train(net, train_iter, test_iter, 2, 0.5, verbose=False, live=False)
+    history = train(net, train_iter, test_iter, 2, 0.5, verbose=False, plot=False)
     assert measured["prediction mode, from training"] == history.test_acc[-1]
     assert measured["prediction mode, from training"] == evaluate_accuracy(
         net, test_iter

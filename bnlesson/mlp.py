@@ -113,7 +113,7 @@ def sigmoid_input(net, X, layer: int = -1, *, training: bool = False):
     net : mxnet.gluon.nn.Sequential
         A network from :func:`mlp`, initialized.
     X : mxnet.np.ndarray
-        A batch of inputs, on the network's device.
+        A batch of inputs, on any device (moved to the network's).
     layer : int
         Which hidden layer, from 0; -1 (the default) is the last one, the
         layer of the paper's figure.
@@ -126,6 +126,8 @@ def sigmoid_input(net, X, layer: int = -1, *, training: bool = False):
         Shape ``(N, units)``, one column per sigmoid unit.
     """
     stop = layer_position(net, layer)
+    # A probe made on the default device works on a network on any device.
+    X = X.as_in_ctx(next(iter(net.collect_params().values())).list_ctx()[0])
     with autograd.pause(train_mode=training):
         for block in list(net)[:stop]:
             X = block(X)

@@ -208,25 +208,13 @@ def load_data_fashion_mnist(
     live = _live_sizes(live_per_class, y_train, y_test)
     per_class = {"fast": (FAST_TRAIN_PER_CLASS, FAST_TEST_PER_CLASS),
                  "live": live}.get(mode)  # fmt: skip
-    if per_class is not None:
-        tr = balanced_subset(y_train, per_class[0])
-        te = balanced_subset(y_test, per_class[1])
-        X_train, y_train = X_train[tr], y_train[tr]
-        X_test, y_test = X_test[te], y_test[te]
-    if verbose:
-        mode = {
-            "fast": f"fast mode: a class-balanced subset, at most "
-            f"{config.FAST_MAX_EPOCHS} epoch",
-            "live": "live mode: a class-balanced subset",
-        }.get(mode, "full data")
-        print(
-            f"Fashion-MNIST: {len(X_train)} training and {len(X_test)} test "
-            f"images ({mode})"
-        )
-    return (
-        Batches(X_train, y_train, batch_size, shuffle=True, seed=seed),
-        Batches(X_test, y_test, batch_size, shuffle=False),
-    )
+    what = {
+        "fast": f"fast mode: a class-balanced subset, at most "
+        f"{config.FAST_MAX_EPOCHS} epoch",
+        "live": "live mode: a class-balanced subset",
+    }.get(mode, "full data")
+    splits = (X_train, y_train, X_test, y_test)
+    return _batched(splits, per_class, what, batch_size, seed, verbose)
 
 
 def _load_sized(batch_size, root, seed, verbose, per_class):
@@ -235,15 +223,20 @@ def _load_sized(batch_size, root, seed, verbose, per_class):
     X_test, y_test = load_arrays("test", root)
     what = "all images"
     if per_class is not None:
-        n_train, n_test = _live_sizes(per_class, y_train, y_test, "per_class")
-        tr, te = balanced_subset(y_train, n_train), balanced_subset(y_test, n_test)
-        X_train, y_train, X_test, y_test = (
-            X_train[tr],
-            y_train[tr],
-            X_test[te],
-            y_test[te],
-        )
-        what = f"a class-balanced subset, {n_train} and {n_test} per class"
+        per_class = _live_sizes(per_class, y_train, y_test, "per_class")
+        what = f"a class-balanced subset, {per_class[0]} and {per_class[1]} per class"
+    splits = (X_train, y_train, X_test, y_test)
+    return _batched(splits, per_class, what, batch_size, seed, verbose)
+
+
+def _batched(splits, per_class, what, batch_size, seed, verbose):
+    """Batches of the two splits, or of their class-balanced subset, said once."""
+    X_train, y_train, X_test, y_test = splits
+    if per_class is not None:
+        tr = balanced_subset(y_train, per_class[0])
+        te = balanced_subset(y_test, per_class[1])
+        X_train, y_train = X_train[tr], y_train[tr]
+        X_test, y_test = X_test[te], y_test[te]
     if verbose:
         print(
             f"Fashion-MNIST: {len(X_train)} training and {len(X_test)} test "

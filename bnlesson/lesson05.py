@@ -25,7 +25,7 @@ from mxnet.gluon.parameter import DeferredInitializationError
 
 from .arguments import is_whole
 from .lesson03 import lenet, train
-from .metrics import evaluate_accuracy
+from .metrics import evaluate_accuracy, parameter_device
 
 __all__ = [
     "accuracy_in_training_mode",
@@ -159,7 +159,7 @@ def refresh_running_stats(net, data_iter: Iterable, num_batches: int = 50) -> No
         )
     if isinstance(data_iter, Sized) and len(data_iter) == 0:
         raise ValueError(_NO_BATCHES)
-    device = next(iter(net.collect_params().values())).list_ctx()[0]
+    device = parameter_device(net)
     used = 0
     for X, _ in data_iter:
         if used == num_batches:
@@ -201,7 +201,7 @@ def _per_example_moments(net, layer, X, batch_size: int = 500) -> tuple:
     after a convolution, 1 after a dense layer.
     """
     means, squares, values = [], [], 1
-    device = next(iter(net.collect_params().values())).list_ctx()[0]  # net's
+    device = parameter_device(net)
     with autograd.pause(train_mode=False):
         for start in range(0, len(X), batch_size):
             batch = np.array(X[start : start + batch_size], ctx=device)

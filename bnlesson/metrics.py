@@ -34,7 +34,8 @@ def _correct(y_hat, y):
     return (y_hat.argmax(axis=1).astype(y.dtype) == y).astype("float32").sum()
 
 
-def _parameter_device(net):
+def parameter_device(net):
+    """The device of `net`'s first parameter (the lessons' device if it has none)."""
     params = list(net.collect_params().values())
     return params[0].list_ctx()[0] if params else default_device()
 
@@ -64,7 +65,7 @@ def evaluate_accuracy(net, data_iter: Iterable, device=None) -> float:
         In [0, 1].
     """
     require_np()
-    device = _parameter_device(net) if device is None else device
+    device = parameter_device(net) if device is None else device
     correct, n = np.zeros((), ctx=device), 0
     with autograd.pause(train_mode=False):
         for X, y in data_iter:

@@ -14,6 +14,7 @@ from mxnet import autograd
 from mxnet.gluon import nn
 
 from .lesson03 import norm_maker, sequential
+from .metrics import parameter_device
 
 #: The paper's hidden layers: three of 100 sigmoid units.
 HIDDEN = (100, 100, 100)
@@ -127,7 +128,7 @@ def sigmoid_input(net, X, layer: int = -1, *, training: bool = False):
     """
     stop = layer_position(net, layer)
     # A probe made on the default device works on a network on any device.
-    X = X.as_in_ctx(next(iter(net.collect_params().values())).list_ctx()[0])
+    X = X.as_in_ctx(parameter_device(net))
     with autograd.pause(train_mode=training):
         for block in list(net)[:stop]:
             X = block(X)

@@ -24,7 +24,7 @@ BIN := $(VENV)/bin
 # (see README, "On a GPU"); the CUDA wheel and its CUDA libraries replace the
 # CPU wheel in $(VENV).
 GPU ?=
-# The CUDA builds of MXNet 1.9.1 on the registry (bnlesson.install.GPU_BUILDS,
+# The CUDA builds of MXNet 1.9.1 on the registry (bnlesson.env.install.GPU_BUILDS,
 # a test keeps them equal): refused here, before the environment is touched.
 GPU_BUILDS := cu117 cu116 cu115 cu114 cu113 cu112 cu111 cu110
 ifneq ($(GPU),)
@@ -92,9 +92,9 @@ PIP_PROGRESS := awk '/^(Collecting|Processing) /{n++; if (n % 20 == 0) {print " 
 
 # Reinstalls only when pyproject.toml changes. pip installs the package and,
 # by Python version, the pinned stack (3.11) or current releases (3.12+);
-# bnlesson.install then adds what pip cannot express: MXNet and d2l with
-# --no-deps on 3.12+, the CUDA build, and the .pth of bnlesson.compat.
-$(STAMP): pyproject.toml
+# bnlesson.env.install then adds what pip cannot express: MXNet and d2l with
+# --no-deps on 3.12+, the CUDA build, and the .pth of bnlesson.env.compat.
+$(STAMP): pyproject.toml bnlesson/env/install.py bnlesson/env/compat.py
 	@if [ ! -x $(BIN)/python ]; then \
 		if ! "$(PYTHON)" -c '' 2>/dev/null; then \
 			echo "No Python $(PY) found (tried python$(PY) and pyenv's $(PY))." \
@@ -109,15 +109,15 @@ $(STAMP): pyproject.toml
 	@set -o pipefail; $(BIN)/python -m pip install --disable-pip-version-check \
 		--progress-bar off -e '.[dev]' 2>&1 | tee $(VENV)/pip.log | $(PIP_PROGRESS) \
 		|| { echo "pip failed; the end of $(VENV)/pip.log:"; tail -n 25 $(VENV)/pip.log; exit 1; }
-	$(BIN)/python -m bnlesson.install $(if $(GPU),--gpu $(GPU))
+	$(BIN)/python -m bnlesson.env.install $(if $(GPU),--gpu $(GPU))
 	@touch $@
 
 # The set-up of every command below; when it fails, the doctor says what is
 # wrong and how to fix it.
 setup:
 	@$(MAKE) --no-print-directory data || { \
-		if [ -x $(BIN)/python ]; then $(BIN)/python -m bnlesson.doctor; \
-		elif "$(PYTHON)" tools/check_python.py 2>/dev/null; then "$(PYTHON)" -m bnlesson.doctor; \
+		if [ -x $(BIN)/python ]; then $(BIN)/python -m bnlesson.env.doctor; \
+		elif "$(PYTHON)" tools/check_python.py 2>/dev/null; then "$(PYTHON)" -m bnlesson.env.doctor; \
 		fi; exit 1; }
 
 # Debian's package is the offline source (root + apt only); otherwise the
@@ -183,7 +183,7 @@ lint: env
 	$(BIN)/ruff format --check bnlesson tests tools
 
 bench: setup
-	$(BIN)/python -m bnlesson.bench
+	$(BIN)/python -m bnlesson.experiments.bench
 
 # From the committed outputs, never executed; reveal.js and MathJax are
 # downloaded once (verified) into ~/.cache/bnlesson and copied into decks/.

@@ -11,7 +11,7 @@ from __future__ import annotations
 from mxnet import init, np
 from mxnet.gluon import nn
 
-from .lesson01 import EPS, MOMENTUM, batch_norm
+from bnlesson.lesson01 import EPS, MOMENTUM, batch_norm
 
 
 def check_input(X, shape: tuple) -> None:

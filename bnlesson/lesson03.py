@@ -13,12 +13,12 @@ from typing import Callable
 from mxnet import autograd
 from mxnet.gluon import nn
 
-from .config import default_device
-from .history import History, warn_if_unfinished
-from .lesson02 import CHANNELS_LAST_HINT, BatchNorm
-from .live import training_plot
-from .metrics import EpochMeter, check_data, evaluate_accuracy
-from .sgd import sgd_setup
+from bnlesson.core.config import default_device
+from bnlesson.lesson02 import CHANNELS_LAST_HINT, BatchNorm
+from bnlesson.training.history import History, warn_if_unfinished
+from bnlesson.training.live import training_plot
+from bnlesson.training.metrics import EpochMeter, check_data, evaluate_accuracy
+from bnlesson.training.sgd import sgd_setup
 
 #: ``make(num_features, num_dims)`` builds one normalization layer.
 NormMaker = Callable[[int, int], nn.Block]
@@ -222,7 +222,7 @@ def batchnorm_layers(net: nn.Block) -> list:
 
     Warns
     -----
-    bnlesson.history.UnfinishedTraining
+    bnlesson.training.history.UnfinishedTraining
         If `net`'s last :func:`train` run stopped before its end (interrupted,
         or an error): the layers are returned, but their values are those of
         a half-trained network; the message says where the run stopped.
@@ -250,7 +250,7 @@ def train(net, train_iter, test_iter, num_epochs, lr, device=None, *,
     r"""Train `net` by minibatch SGD, one line per epoch (d2l's `train_ch6`).
 
     `net` (e.g. :func:`lenet`) gets fresh Xavier weights and moving
-    statistics on `device` (default :func:`~bnlesson.config.default_device`,
+    statistics on `device` (default :func:`~bnlesson.core.config.default_device`,
     ``d2l.try_gpu()`` unless told); each step on a batch
     of size :math:`b` updates every parameter by
 
@@ -265,14 +265,14 @@ def train(net, train_iter, test_iter, num_epochs, lr, device=None, *,
     ``DataLoader``, a :class:`bnlesson.data.Batches`). `plot` redraws a plot
     of the curves after each epoch, in a notebook (None: whenever in one;
     False: never); `name` labels the
-    returned :class:`bnlesson.history.History`.
+    returned :class:`bnlesson.training.history.History`.
 
     Raises
     ------
     ValueError
         For a bad `num_epochs` or `lr`, an empty or one-shot `train_iter` or
         `test_iter` (before training), or an epoch without batches.
-    bnlesson.divergence.TrainingDiverged
+    bnlesson.training.divergence.TrainingDiverged
         If an epoch's loss, or a weight after its last update, is NaN or
         infinite; it says whether the inputs, the loss or the parameters went
         non-finite first, in which batch, and carries the epochs before.
@@ -280,7 +280,7 @@ def train(net, train_iter, test_iter, num_epochs, lr, device=None, *,
     A run stopped before its end (an error, or Ctrl-C / "Interrupt kernel")
     returns nothing and leaves `net` half-trained; `net` then says so:
     :func:`batchnorm_layers` warns where the run stopped ("stopped after 37
-    batches of epoch 2 of 5"), and :func:`bnlesson.history.progress_of`
+    batches of epoch 2 of 5"), and :func:`bnlesson.training.history.progress_of`
     gives the finished epochs' History.
     """
     check_data(train_iter, test_iter, num_epochs)  # refuse one-shot iterators

@@ -24,7 +24,7 @@ import numpy as onp
 from mxnet import autograd, np, npx, profiler
 from mxnet.gluon import nn
 
-from .lesson02 import BatchNorm
+from bnlesson.lesson02 import BatchNorm
 
 #: Engine bookkeeping that :func:`profile` leaves out of its operators.
 BOOKKEEPING = ("WaitForVar", "DeleteVariable")

@@ -23,9 +23,9 @@ import pandas as pd
 from mxnet import autograd, np
 from mxnet.gluon.parameter import DeferredInitializationError
 
-from .arguments import is_whole
-from .lesson03 import lenet, train
-from .metrics import evaluate_accuracy, parameter_device
+from bnlesson.core.arguments import is_whole
+from bnlesson.lesson03 import lenet, train
+from bnlesson.training.metrics import evaluate_accuracy, parameter_device
 
 __all__ = [
     "accuracy_in_training_mode",
@@ -320,7 +320,7 @@ def _noise(b: int, means, squares, mu, var, rng, num_batches: int) -> dict:
 def over_seeds(run, seeds: Sequence[int] = (0, 1, 2)) -> pd.DataFrame:
     """Repeat `run` once per seed; return each result and their mean and range.
 
-    Each repeat starts from :func:`bnlesson.config.set_seed` with its seed,
+    Each repeat starts from :func:`bnlesson.core.config.set_seed` with its seed,
     so the initial weights, the batch order and any noise differ between
     repeats and repeat exactly on the CPU.
 
@@ -343,7 +343,7 @@ def over_seeds(run, seeds: Sequence[int] = (0, 1, 2)) -> pd.DataFrame:
     ValueError
         If fewer than two distinct seeds are given.
     """
-    from .config import set_seed
+    from bnlesson.core.config import set_seed
 
     seeds = list(seeds)
     if len(set(seeds)) < 2 or len(set(seeds)) != len(seeds):
@@ -377,7 +377,7 @@ def stale_and_refreshed(train_iter, test_iter, num_epochs, lr, device=None) -> d
     num_epochs : int
     lr : float
     device : mxnet.Context, optional
-        Where to train (default :func:`bnlesson.config.default_device`).
+        Where to train (default :func:`bnlesson.core.config.default_device`).
 
     Returns
     -------

@@ -13,9 +13,9 @@ from typing import Callable
 from mxnet import np
 from mxnet.gluon import nn
 
-from .lesson03 import _lenet_blocks
-from .lesson05 import refresh_running_stats
-from .metrics import evaluate_accuracy
+from bnlesson.lesson03 import _lenet_blocks
+from bnlesson.lesson05 import refresh_running_stats
+from bnlesson.training.metrics import evaluate_accuracy
 
 #: Activations :func:`lenet_variant` accepts (Gluon ``nn.Activation`` names).
 ACTIVATIONS = ("sigmoid", "relu")

@@ -27,11 +27,18 @@ from __future__ import annotations
 import numpy as onp
 from mxnet import autograd, np, npx
 
-from .lesson01 import EPS, MOMENTUM, batch_norm, check_batch, check_stats, stat_shape
-from .lesson02 import BatchNorm, check_input
+from bnlesson.lesson01 import (
+    EPS,
+    MOMENTUM,
+    batch_norm,
+    check_batch,
+    check_stats,
+    stat_shape,
+)
+from bnlesson.lesson02 import BatchNorm, check_input
 
 # The profiling helper lesson 04 shows; this lesson times its layers with it.
-from .lesson04 import profile  # noqa: F401
+from bnlesson.lesson04 import profile  # noqa: F401
 
 
 # 08_batch_norm_backward.ipynb, In [2]

@@ -1,4 +1,6 @@
+import sys
 import warnings
+from pathlib import Path
 
 import matplotlib
 import pytest
@@ -6,6 +8,9 @@ import pytest
 # Unit tests draw off-screen. (Not via MPLBACKEND: that would leak into the
 # notebook kernels nbval starts and break their inline figures.)
 matplotlib.use("agg")
+
+# Tests import their helpers (nbutil, bnref, ...) from tests/support/.
+sys.path.insert(0, str(Path(__file__).parent / "support"))
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 

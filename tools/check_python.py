@@ -2,7 +2,7 @@
 
 Runs on any Python 3 with the standard library only, so it can check the
 interpreter that is about to create `.venv`. Python 3.8-3.11 get the pinned
-stack (numpy 1.23.5), 3.12 and 3.13 current releases with bnlesson.compat;
+stack (numpy 1.23.5), 3.12 and 3.13 current releases with bnlesson.env.compat;
 a newer Python is tried, with a warning.
 """
 
@@ -36,7 +36,7 @@ def warning(version=None):
         return None
     return (
         "warning: Python {}.{} is newer than any bnlesson was tested on ({}.{}); "
-        "trying anyway. If something fails, run `python -m bnlesson.doctor`, "
+        "trying anyway. If something fails, run `python -m bnlesson.env.doctor`, "
         "or use Python 3.13: make PY=3.13 ...".format(
             major, minor, SUPPORTED[1][0], SUPPORTED[1][1]
         )

@@ -16,20 +16,21 @@ dicts, or objects with list attributes (a training run's ``loss``,
 :mod:`.steps`              lesson 03's gradient norms and saturated sigmoids
 =========================  ==================================================
 
-The live plot that training draws is :mod:`bnlesson.live`; lesson 09's
-figures are :mod:`bnlesson.lesson09_plots`.
+The live plot that training draws is :mod:`bnlesson.training.live`; lesson
+09's figures are :mod:`bnlesson.lesson09.plots`. Import the figures from
+here (``from bnlesson.plots import plot_curves``), not from their modules.
 """
 
 from .bench import plot_bench
 from .cost import plot_cost
 from .curves import FIGSIZE, FMTS, METRICS, plot_curves, plot_gamma_beta, show_images
-from .figure1 import plot_paper_figure1
+from .figure1 import STYLES, plot_paper_figure1
 from .percentiles import plot_percentiles
 from .steps import plot_first_steps
 from .tables import plot_bars, plot_sweep
 
 __all__ = [
-    "FIGSIZE", "FMTS", "METRICS", "plot_bars", "plot_bench", "plot_cost",
+    "FIGSIZE", "FMTS", "METRICS", "STYLES", "plot_bars", "plot_bench", "plot_cost",
     "plot_curves", "plot_first_steps", "plot_gamma_beta", "plot_paper_figure1",
     "plot_percentiles", "plot_sweep", "show_images",
 ]  # fmt: skip

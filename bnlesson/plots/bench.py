@@ -1,4 +1,7 @@
-"""The benchmark's report as a bar chart (``python -m bnlesson.bench --plot``)."""
+"""The benchmark's report as a bar chart.
+
+``python -m bnlesson.experiments.bench --plot`` draws it.
+"""
 
 from __future__ import annotations
 

@@ -1,0 +1,242 @@
+"""Let MXNet 1.9.1 import and run on numpy 1.24+ without changing numpy.
+
+MXNet 1.9.1 (2022) reads numpy names that numpy 1.24 and 2.x removed
+(:data:`RESTORED`). This module gives MXNet's own modules, and only them, a
+*view* of numpy: the real module plus the missing names. numpy itself is
+never modified, so every other library's ``hasattr(numpy, ...)`` sees what
+it would see without this module.
+
+How: :func:`activate` puts a finder first on ``sys.meta_path``. When a module
+``mxnet`` or ``mxnet.*`` is imported and numpy lacks one of the names, the
+finder wraps the module's loader so that the module executes with its own
+``__builtins__``, whose ``__import__`` hands the view out wherever the real
+numpy would be returned (``import numpy as np``, ``from numpy import x``).
+Module code and the functions it defines keep that ``__builtins__``, so the
+names resolve while MXNet imports and whenever its functions run later. With
+numpy 1.23.5, which has every name, the finder steps aside: a no-op.
+
+The ``.pth`` file written by :func:`bnlesson.env.install.install_pth` (``make``
+and ``python -m bnlesson.env.doctor --fix`` do it) calls :func:`activate` at
+every interpreter start, so a plain ``import mxnet`` works in any script or
+kernel of the environment, whatever was imported first. Python 3.12 removed
+``distutils``, which MXNet imports too; setuptools provides it (a dependency
+on 3.12+).
+Set ``BNLESSON_NO_COMPAT=1`` to switch the layer off.
+"""
+
+from __future__ import annotations
+
+import builtins
+import math
+import os
+import sys
+import types
+
+DISABLE_ENV = "BNLESSON_NO_COMPAT"
+PTH_NAME = "bnlesson-mxnet-compat.pth"
+# One line, run by `site` at start-up. It does nothing once bnlesson is
+# uninstalled, instead of printing an error at every start.
+PTH_LINE = (
+    "import importlib.util; importlib.util.find_spec('bnlesson') and "
+    "__import__('bnlesson.env.compat').env.compat.activate()\n"
+)
+
+
+def _builtin(name):
+    return lambda np: getattr(builtins, name)
+
+
+def _constant(value):
+    return lambda np: value
+
+
+def _wrapper(name, target, doc, call):
+    # A new function per name, never the target itself: MXNet registers its
+    # operators for numpy's dispatch by function object, and an alias would
+    # re-route numpy.any, numpy.prod, ... to the operator of the old name.
+    def factory(np):
+        def restored(*args, **kwargs):
+            return call(np, *args, **kwargs)
+
+        restored.__name__ = restored.__qualname__ = name
+        restored.__doc__ = f"numpy.{name} as numpy < 2 had it: {doc} ({target})."
+        return restored
+
+    return factory
+
+
+def _compat_module(np):
+    # numpy.compat (removed in 2.0); MXNet's pad() reads compat.basestring.
+    module = types.ModuleType("numpy.compat")
+    module.basestring = str
+    return module
+
+
+def _financial(name):
+    # numpy 1.20-1.23 kept these as stubs that raise when called (NEP 32).
+    def factory(np):
+        def removed(*args, **kwargs):
+            raise NotImplementedError(
+                f"numpy.{name} was removed in numpy 1.20 (NEP 32); "
+                f"use numpy_financial.{name} (pip install numpy-financial)"
+            )
+
+        removed.__name__ = name
+        return removed
+
+    return factory
+
+
+#: Every name MXNet 1.9.1 reads from numpy that some numpy >= 1.24 lacks, and
+#: how to rebuild it from the installed numpy. tests/test_compat.py checks
+#: this against MXNet's source, both ways.
+RESTORED = {
+    # Builtin aliases, removed in 1.24 (numpy 2 has its own ``numpy.bool``).
+    "bool": _builtin("bool"),  # boolean indexing, mxnet/numpy/multiarray.py
+    "int": _builtin("int"),  # mxnet/test_utils.py
+    # Constants, removed in 2.0 (mxnet/numpy/utils.py)
+    "PZERO": _constant(0.0),
+    "NZERO": _constant(-0.0),
+    "PINF": _constant(math.inf),
+    "NINF": _constant(-math.inf),
+    "NAN": _constant(math.nan),
+    "NaN": _constant(math.nan),
+    "Inf": _constant(math.inf),
+    # Functions removed in 2.0 or later (mxnet/numpy/fallback.py and the
+    # operator list in mxnet/numpy_dispatch_protocol.py)
+    "alltrue": _wrapper("alltrue", "numpy.all", "same as all",
+                        lambda np, *a, **k: np.all(*a, **k)),
+    "sometrue": _wrapper("sometrue", "numpy.any", "same as any",
+                         lambda np, *a, **k: np.any(*a, **k)),
+    "product": _wrapper("product", "numpy.prod", "same as prod",
+                        lambda np, *a, **k: np.prod(*a, **k)),
+    "round_": _wrapper("round_", "numpy.round", "same as round",
+                       lambda np, *a, **k: np.round(*a, **k)),
+    "in1d": _wrapper("in1d", "numpy.isin", "isin of the flattened input",
+                     lambda np, a, *r, **k: np.isin(a, *r, **k).ravel()),
+    "msort": _wrapper("msort", "numpy.sort", "sort along the first axis",
+                      lambda np, a: np.sort(a, axis=0)),
+    "trapz": _wrapper("trapz", "numpy.trapezoid", "the trapezoidal rule",
+                      lambda np, *a, **k: np.trapezoid(*a, **k)),
+    "compat": _compat_module,
+    **{name: _financial(name) for name in ("mirr", "npv", "pmt", "ppmt", "pv", "rate")},
+}  # fmt: skip
+
+
+def missing_names(np: types.ModuleType) -> list[str]:
+    """Return the names of :data:`RESTORED` that `np` lacks, in table order."""
+    import warnings
+
+    with warnings.catch_warnings():  # numpy 1.24 warns on reading `bool`
+        warnings.simplefilter("ignore")
+        return [name for name in RESTORED if not hasattr(np, name)]
+
+
+class NumpyView(types.ModuleType):
+    """numpy as MXNet sees it: the real module plus the names it lacks.
+
+    Every other attribute is read from the real module at each access, so the
+    view never goes stale.
+    """
+
+    def __init__(self, np: types.ModuleType, names: list[str]) -> None:
+        super().__init__(np.__name__, np.__doc__)
+        self.__wrapped__ = np
+        for name in names:
+            setattr(self, name, RESTORED[name](np))
+
+    def __getattr__(self, name: str):
+        return getattr(self.__dict__["__wrapped__"], name)
+
+
+def builtins_for(view: NumpyView) -> dict:
+    """Return a ``__builtins__`` whose ``__import__`` returns `view` for numpy."""
+    real = view.__wrapped__
+
+    def __import__(name, globals=None, locals=None, fromlist=(), level=0):
+        module = builtins.__import__(name, globals, locals, fromlist, level)
+        return view if module is real else module
+
+    namespace = dict(vars(builtins))
+    namespace["__import__"] = __import__
+    return namespace
+
+
+# Plain classes, not importlib.abc's: this module is imported at every
+# interpreter start (by the .pth file), and importlib.abc costs 15 ms there.
+class _ViewLoader:
+    """The module's own loader, run with the numpy view in its builtins."""
+
+    def __init__(self, loader, namespace: dict) -> None:
+        self._loader = loader
+        self._namespace = namespace
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module) -> None:
+        module.__builtins__ = self._namespace
+        self._loader.exec_module(module)
+
+    def __getattr__(self, name: str):  # get_source, get_data, is_package, ...
+        return getattr(self._loader, name)
+
+
+class MXNetFinder:
+    """Find ``mxnet`` and ``mxnet.*`` as usual, with the numpy view when needed."""
+
+    def __init__(self) -> None:
+        self._namespace: dict | None = None
+        self.names: list[str] | None = None  # None until MXNet is imported
+
+    def _builtins(self) -> dict | None:
+        if self.names is None:
+            import numpy
+
+            self.names = missing_names(numpy)
+            if self.names:
+                self._namespace = builtins_for(NumpyView(numpy, self.names))
+        return self._namespace
+
+    def find_spec(self, fullname, path, target=None):
+        if fullname != "mxnet" and not fullname.startswith("mxnet."):
+            return None
+        if fullname == "mxnet":
+            from bnlesson.env import cudalibs
+
+            cudalibs.preload()
+        namespace = self._builtins()
+        if namespace is None:
+            return None  # numpy has every name: import MXNet untouched
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(fullname, path, target)
+            if spec is not None:
+                if hasattr(spec.loader, "exec_module"):
+                    spec.loader = _ViewLoader(spec.loader, namespace)
+                return spec
+        return None
+
+
+def finder() -> MXNetFinder | None:
+    """Return the active finder, or None when the layer is not active."""
+    return next((f for f in sys.meta_path if isinstance(f, MXNetFinder)), None)
+
+
+def disabled() -> bool:
+    """Return True when ``$BNLESSON_NO_COMPAT`` switches the layer off."""
+    return os.environ.get(DISABLE_ENV, "").strip() not in ("", "0")
+
+
+def activate() -> bool:
+    """Install the finder once (idempotent). Return whether it is active.
+
+    Does nothing when ``$BNLESSON_NO_COMPAT`` is set. MXNet modules imported
+    before activation are not affected.
+    """
+    if disabled():
+        return False
+    if finder() is None:
+        sys.meta_path.insert(0, MXNetFinder())
+    return True

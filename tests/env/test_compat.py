@@ -1,0 +1,215 @@
+"""bnlesson.env.compat: MXNet 1.9.1 on numpy 1.24+, invisible to everything else.
+
+The references are MXNet's own source (which numpy names it reads), numpy's
+functions (what the restored names must compute), hand-computed values, and
+a fresh interpreter started the way a script or a kernel is (the ``.pth``).
+"""
+
+import ast
+import importlib.util
+import json
+import math
+import os
+import subprocess
+import sys
+import types
+import warnings
+from pathlib import Path
+
+import numpy
+import pytest
+
+from bnlesson.env import compat, install
+
+NEEDED = compat.missing_names(numpy)  # [] with the pinned numpy 1.23.5
+
+
+def mxnet_numpy_reads() -> dict:
+    """Return ``{name: files}`` of the attributes MXNet's source reads from numpy.
+
+    Parsed, not imported: every ``<alias>.<name>`` where ``<alias>`` is bound
+    by ``import numpy [as alias]``, every ``from numpy import <name>``, and the
+    operator names MXNet looks up with ``getattr(numpy, name)``.
+    """
+    root = Path(importlib.util.find_spec("mxnet").origin).parent
+    reads: dict = {}
+    for path in root.rglob("*.py"):
+        with warnings.catch_warnings():  # invalid escapes in MXNet's docstrings
+            warnings.simplefilter("ignore", SyntaxWarning)
+            tree = ast.parse(path.read_bytes())
+        imports = [
+            n for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))
+        ]
+        numpy_aliases = {a.asname or a.name for n in imports
+                         if isinstance(n, ast.Import)
+                         for a in n.names if a.name == "numpy"}  # fmt: skip
+        # An alias that is numpy in one place and MXNet's numpy elsewhere in
+        # the same file (`from .. import numpy as np`) is not counted.
+        other = {a.asname or a.name for n in imports for a in n.names
+                 if not (isinstance(n, ast.Import) and a.name == "numpy")}  # fmt: skip
+        aliases = numpy_aliases - other
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                    and node.value.id in aliases):  # fmt: skip
+                reads.setdefault(node.attr, set()).add(path.name)
+            absolute = isinstance(node, ast.ImportFrom) and node.level == 0
+            if absolute and node.module == "numpy":
+                for a in node.names:
+                    reads.setdefault(a.name, set()).add(path.name)
+    protocol = ast.parse((root / "numpy_dispatch_protocol.py").read_bytes())
+    for node in ast.walk(protocol):
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.List):
+            for item in node.value.elts:
+                if isinstance(item, ast.Constant) and isinstance(item.value, str):
+                    name = item.value.split(".")[0]
+                    reads.setdefault(name, set()).add("numpy_dispatch_protocol.py")
+    return reads
+
+
+@pytest.fixture(scope="module")
+def reads():
+    return mxnet_numpy_reads()
+
+
+def test_the_scan_sees_what_mxnet_is_known_to_read(reads):
+    # Hand-checked in MXNet 1.9.1's source, so a broken scan cannot pass.
+    assert "multiarray.py" in reads["bool"]  # boolean indexing
+    assert "fallback.py" in reads["mirr"] and "utils.py" in reads["PZERO"]
+    assert "numpy_dispatch_protocol.py" in reads["sometrue"]
+    assert "float32" in reads and "ndarray" in reads
+
+
+def test_only_names_mxnet_reads_are_restored(reads):
+    assert sorted(set(compat.RESTORED) - set(reads)) == []
+
+
+def test_every_name_mxnet_reads_is_in_numpy_or_restored(reads):
+    lacking = {n: sorted(f) for n, f in reads.items()
+               if not hasattr(numpy, n) and n not in compat.RESTORED}  # fmt: skip
+    assert lacking == {}, f"numpy {numpy.__version__} lacks, unrestored: {lacking}"
+
+
+def fake_numpy(**names) -> types.ModuleType:
+    fake = types.ModuleType("numpy")
+    fake.__dict__.update(names)
+    return fake
+
+
+def test_view_adds_exactly_the_missing_names_and_leaves_numpy_alone():
+    fake = fake_numpy(all=numpy.all, float32=numpy.float32, NaN=math.nan)
+    before = dict(vars(fake))
+    names = compat.missing_names(fake)
+    assert "NaN" not in names and {"alltrue", "PZERO", "mirr"} <= set(names)
+    view = compat.NumpyView(fake, names)
+    assert dict(vars(fake)) == before
+    assert view.float32 is numpy.float32 and view.PZERO == 0.0
+    fake.added_later = 1  # read through, never copied
+    assert view.added_later == 1
+    with pytest.raises(AttributeError):
+        _ = view.not_a_numpy_name
+
+
+def test_no_names_are_missing_from_the_pinned_numpy():
+    if numpy.__version__ != "1.23.5":
+        pytest.skip("the pinned stack (Python 3.11) has numpy 1.23.5")
+    assert NEEDED == []
+
+
+def restored(name: str, np=numpy):
+    return compat.RESTORED[name](np)
+
+
+def test_restored_functions_compute_what_numpy_1_23_did():
+    x = numpy.array([[3, 0], [1, 2]])
+    assert restored("alltrue")(x) == numpy.all(x) == False  # noqa: E712
+    assert restored("sometrue")(x, axis=0).tolist() == [True, True]
+    assert restored("product")(x, axis=1).tolist() == [0, 2]
+    assert restored("round_")(numpy.array([0.125, 2.5]), 2).tolist() == [0.12, 2.5]
+    assert restored("in1d")(x, [0, 2]).tolist() == [False, True, False, True]
+    assert restored("msort")(x).tolist() == [[1, 0], [3, 2]]
+    trapezoid = getattr(numpy, "trapezoid", None) or numpy.trapz  # noqa: NPY201 (< 2.0)
+    assert restored("trapz", types.SimpleNamespace(trapezoid=trapezoid))([1, 2, 3]) == 4
+    assert restored("compat").basestring is str
+    assert restored("bool") is bool and restored("int") is int
+    assert math.copysign(1, restored("NZERO")) == -1 and restored("NINF") == -math.inf
+    with pytest.raises(NotImplementedError, match="numpy_financial.npv"):
+        restored("npv")(0.1, [1, 2])
+
+
+def test_restored_functions_are_new_objects_not_numpy_aliases():
+    # MXNet registers its operators for numpy's dispatch by function object.
+    assert restored("sometrue") is not numpy.any
+    assert restored("product") is not numpy.prod
+
+
+def run(code: str, **env) -> subprocess.CompletedProcess:
+    """Run `code` in a fresh interpreter of this environment (its .pth included)."""
+    env = {**os.environ, **env}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True,
+                          text=True, env=env, cwd="/")  # fmt: skip
+
+
+PROBE = """
+import json, sys, types
+{first}
+import numpy
+before = set(vars(numpy))
+has = {{n: hasattr(numpy, n) for n in {names!r}}}
+import mxnet
+from mxnet import np, npx
+from mxnet.numpy import fallback
+npx.set_np()
+# pad() reads numpy.compat when called, long after MXNet was imported
+padded = np.pad(np.ones((1, 1)), ((1, 1), (1, 1)), mode="constant")
+new = set(vars(numpy)) - before
+print(json.dumps({{
+    "same_hasattr": has == {{n: hasattr(numpy, n) for n in has}},
+    "new_non_modules": sorted(n for n in new
+                              if not isinstance(getattr(numpy, n), types.ModuleType)),
+    "view": fallback.onp is not numpy,
+    "loader": type(mxnet.__spec__.loader).__name__,
+    "padded": padded.shape,
+    "alltrue": bool(fallback.alltrue([True, True])),
+}}))
+"""
+
+
+@pytest.mark.parametrize("first", ["", "import pandas, matplotlib.pyplot, numpy"])
+def test_plain_import_mxnet_in_a_fresh_interpreter(first):
+    if install.installed_pth() is None:
+        pytest.fail("bnlesson-mxnet-compat.pth is not installed: run make env")
+    result = run(PROBE.format(first=first, names=sorted(compat.RESTORED)))
+    assert result.returncode == 0, result.stderr[-2000:]
+    seen = json.loads(result.stdout.splitlines()[-1])
+    assert seen["same_hasattr"] and seen["new_non_modules"] == []
+    assert seen["padded"] == [3, 3] and seen["alltrue"] is True
+    # Active only when needed: with numpy 1.23.5 MXNet imports untouched.
+    assert seen["view"] is bool(NEEDED)
+    assert (seen["loader"] == "_ViewLoader") is bool(NEEDED)
+
+
+def test_without_the_layer_mxnet_fails_exactly_when_names_are_missing():
+    result = run("import mxnet", **{compat.DISABLE_ENV: "1"})
+    if NEEDED:
+        assert result.returncode != 0 and "AttributeError" in result.stderr
+    else:
+        assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_pth_line_does_nothing_where_bnlesson_is_not_installed():
+    # -I -S: no site-packages, so no bnlesson: the line must stay silent.
+    code = f"exec({compat.PTH_LINE!r}); import sys; print(len(sys.meta_path))"
+    bare = subprocess.run([sys.executable, "-I", "-S", "-c", code],
+                          capture_output=True, text=True, cwd="/")  # fmt: skip
+    assert bare.returncode == 0 and bare.stderr == ""
+
+
+def test_activate_is_idempotent_and_can_be_switched_off(monkeypatch):
+    monkeypatch.setattr(sys, "meta_path", list(sys.meta_path))
+    assert compat.activate() and compat.activate()
+    assert sum(isinstance(f, compat.MXNetFinder) for f in sys.meta_path) == 1
+    assert compat.finder().find_spec("numpy", None) is None
+    others = [f for f in sys.meta_path if not isinstance(f, compat.MXNetFinder)]
+    monkeypatch.setattr(sys, "meta_path", others)
+    monkeypatch.setenv(compat.DISABLE_ENV, "1")
+    assert compat.activate() is False and compat.finder() is None

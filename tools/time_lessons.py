@@ -153,7 +153,7 @@ def summary(results: list[Result], mode: str, budget: float | None) -> int:
         return 1
     if over:
         names = ", ".join(r.name for r in over)
-        fix = "Shrink their live sizes (bnlesson/sizes.py, SMALLER) or re-time"
+        fix = "Shrink their live sizes (bnlesson/core/sizes.py, SMALLER) or re-time"
         print(
             f"{len(over)} of {_lessons(len(results))} took longer than "
             f"{budget:g} s in {mode} mode: {names}. "

@@ -24,14 +24,23 @@ def test_every_shown_definition_has_a_twin_of_the_same_code(path):
     assert not problems, "\n\n".join(problems)
 
 
-def test_glue_is_what_reads_the_notebooks_own_variables():
-    found = {p.name[:2]: glue(p) for p in NOTEBOOKS}
-    # first_tenth reads lesson 07's train_iter, lr, ...; batches reads lesson
-    # 09's train_iter, typical its shift table, first_quarter its nets
-    assert {k: v for k, v in found.items() if v} == {
-        "07": {"first_tenth"},
-        "09": {"batches", "typical", "first_quarter"},
-    }
+GLUE_CELLS = [
+    "import math\nfrom os import path as osp\nlr, sizes = 0.5, {}",
+    "def local(x, lr=1.0):\n    step = [lr * v for v in x]\n    return step",
+    "def imported(x):\n    return math.sqrt(x) + len(osp.sep) + local([x])[0]",
+    "def reads_lr(x):\n    return lr * x",
+    "def by_default(x, n=sizes):\n    return x",
+    "def calls_glue(x):\n    return reads_lr(x)",
+    "class Holds:\n    def rate(self):\n        return lr",
+    "def names_nothing_defined(x):\n    return undefined_name(x)",
+]
+
+
+def test_glue_is_what_reads_the_notebooks_own_variables(tmp_path):
+    path, _ = made_up_lesson(tmp_path, "", GLUE_CELLS)
+    assert glue(path) == {
+        "reads_lr", "by_default", "calls_glue", "Holds", "names_nothing_defined",
+    }  # fmt: skip
 
 
 # --- the check on made-up lessons: what counts as drift -------------------

@@ -7,10 +7,10 @@ the moving variance starts at one.
 
 :func:`stat_shape`, :func:`check_stats`, :func:`check_batch` and
 :func:`batch_norm` are cells of ``notebooks/01_batch_norm_function.ipynb``;
-``tests/test_lesson01.py`` checks that the two copies agree. They refuse what
-they cannot normalize with a message that says what to do: a wrong rank,
-statistic shape or dtype, an input without features, an `eps` <= 0, a
-`momentum` outside [0, 1], one value per feature in training mode.
+``tests/lessons/test_lesson01.py`` checks that the two copies agree. They
+refuse what they cannot normalize with a message that says what to do: a
+wrong rank, statistic shape or dtype, an input without features, an `eps`
+<= 0, a `momentum` outside [0, 1], one value per feature in training mode.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ EPS = 1e-5
 MOMENTUM = 0.9
 
 
-# 01_batch_norm_function.ipynb, In [3]
+# Shown in lesson 01, "Guarding the input"
 def stat_shape(X) -> tuple:
     """Return the shape of gamma, beta and the moving statistics for input `X`.
 
@@ -40,7 +40,7 @@ def stat_shape(X) -> tuple:
     )
 
 
-# 01_batch_norm_function.ipynb, In [4]
+# Shown in lesson 01, "Guarding the input"
 def check_stats(X, eps, momentum, **stats) -> None:
     """Refuse statistics, `eps` or `momentum` that :func:`batch_norm` cannot use.
 
@@ -94,7 +94,7 @@ def check_stats(X, eps, momentum, **stats) -> None:
         )
 
 
-# 01_batch_norm_function.ipynb, In [5]
+# Shown in lesson 01, "Guarding the input"
 def check_batch(X) -> None:
     r"""Refuse a training batch with fewer than two values per feature or channel.
 
@@ -128,7 +128,7 @@ def check_batch(X) -> None:
         )
 
 
-# 01_batch_norm_function.ipynb, In [6]
+# Shown in lesson 01, "The function"
 def batch_norm(X, gamma, beta, moving_mean, moving_var, eps, momentum):
     r"""Normalize `X` with batch statistics (training) or moving ones (prediction).
 

@@ -2,8 +2,8 @@
 
 :class:`BatchNorm` (with :func:`check_input`, which the lesson imports from
 here) is the Block of ``notebooks/02_batchnorm_block.ipynb``;
-``tests/test_lesson02.py`` checks that the two copies agree. It refuses an
-input it was not built for with a message naming the likely fix.
+``tests/lessons/test_lesson02.py`` checks that the two copies agree. It
+refuses an input it was not built for with a message naming the likely fix.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from mxnet import init, np
 from mxnet.gluon import nn
 
-from bnlesson.lesson01 import EPS, MOMENTUM, batch_norm
+from bnlesson.lesson01 import batch_norm
 
 
 def check_input(X, shape: tuple) -> None:
@@ -61,7 +61,7 @@ def _input_hint(X, num_features: int, num_dims: int) -> str:
     )
 
 
-# 02_batchnorm_block.ipynb, In [2]
+# Shown in lesson 02, "The Block"
 class BatchNorm(nn.Block):
     r"""Batch normalization layer built on :func:`batch_norm`.
 
@@ -124,6 +124,6 @@ class BatchNorm(nn.Block):
             self.moving_var = self.moving_var.copyto(X.ctx)
         Y, self.moving_mean, self.moving_var = batch_norm(
             X, self.gamma.data(X.ctx), self.beta.data(X.ctx),
-            self.moving_mean, self.moving_var, eps=EPS, momentum=MOMENTUM,
+            self.moving_mean, self.moving_var, eps=1e-5, momentum=0.9,
         )  # fmt: skip
         return Y

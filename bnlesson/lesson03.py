@@ -242,9 +242,8 @@ def find_batchnorm_layers(net: nn.Block) -> list:
     ]
 
 
-# Shown in section "The training loop"; tests/test_lesson03_train.py proves
-# that both give the same history.
-# 03_lenet_with_and_without_bn.ipynb, In [5]
+# Shown in lesson 03, "The training loop"; tests/lessons/test_lesson03_train.py
+# proves that both give the same history.
 def train(net, train_iter, test_iter, num_epochs, lr, device=None, *,
           verbose=True, plot=None, name=None):  # fmt: skip
     r"""Train `net` by minibatch SGD, one line per epoch (d2l's `train_ch6`).

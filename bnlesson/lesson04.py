@@ -1,7 +1,7 @@
 r"""Lesson 04: Gluon's ``nn.BatchNorm``, checked against ours, and what it costs.
 
 The code of ``notebooks/04_gluon_batchnorm_and_cost.ipynb``; a comment above
-each definition names the cell (``In [n]``) that shows it.
+each definition names the section that shows it.
 
 :func:`compare` checks that lesson 02's :class:`~bnlesson.lesson02.BatchNorm`
 and Gluon's ``nn.BatchNorm`` compute the same training-mode output
@@ -26,11 +26,8 @@ from mxnet.gluon import nn
 
 from bnlesson.lesson02 import BatchNorm
 
-#: Engine bookkeeping that :func:`profile` leaves out of its operators.
-BOOKKEEPING = ("WaitForVar", "DeleteVariable")
 
-
-# 04_gluon_batchnorm_and_cost.ipynb, In [6]
+# Shown in lesson 04, "Same numbers as our Block"
 def compare(shape: tuple, device, steps: int = 3) -> float:
     r"""Largest gap between lesson 02's ``BatchNorm`` and ``nn.BatchNorm``.
 
@@ -78,7 +75,7 @@ def compare(shape: tuple, device, steps: int = 3) -> float:
     return max(worst, float(np.abs(ours(X) - ref(X)).max()))
 
 
-# 04_gluon_batchnorm_and_cost.ipynb, In [17]
+# Shown in lesson 04, "Where the time goes: MXNet's profiler"
 def profile(forward: Callable, dY=None, repeat: int = 10) -> tuple:
     """Time ``forward()`` (and its backward pass) with MXNet's profiler.
 
@@ -120,11 +117,13 @@ def profile(forward: Callable, dY=None, repeat: int = 10) -> tuple:
         profiler.set_state("stop")
     stats = json.loads(profiler.dumps(reset=True, format="json"))["Time"]
     ops = {**stats.get("operator", {}), **stats.get("Custom Operator", {})}
-    ms = {k: v["Total"] / repeat for k, v in ops.items() if k not in BOOKKEEPING}
+    # WaitForVar and DeleteVariable are the engine's bookkeeping, not operators
+    ms = {k: v["Total"] / repeat for k, v in ops.items()
+          if k not in ("WaitForVar", "DeleteVariable")}  # fmt: skip
     return float(onp.median(times[1:])), ms
 
 
-# 04_gluon_batchnorm_and_cost.ipynb, In [17]
+# Shown in lesson 04, "Where the time goes: MXNet's profiler"
 def one_pass(forward: Callable, dY=None) -> None:
     """``forward()``, then ``backward(dY)`` if `dY` is given; waits for the engine."""
     if dY is None:

@@ -1,7 +1,7 @@
 r"""Running statistics (lesson 05): modes, update conventions, refreshing.
 
 The code of ``notebooks/05_running_statistics.ipynb``; a comment above each
-definition the notebook shows names its cell. :func:`accuracy_in_training_mode`
+definition the notebook shows names its section. :func:`accuracy_in_training_mode`
 classifies in training mode (the "forgot to switch modes" bug),
 :func:`torch_update` and :func:`d2l_update` are PyTorch's and the d2l book's
 running-statistics rules, :func:`refresh_running_stats` recomputes the
@@ -24,6 +24,7 @@ from mxnet import autograd, np
 from mxnet.gluon.parameter import DeferredInitializationError
 
 from bnlesson.core.arguments import is_whole
+from bnlesson.core.config import set_seed
 from bnlesson.lesson03 import lenet, train
 from bnlesson.training.metrics import evaluate_accuracy, parameter_device
 
@@ -39,7 +40,7 @@ __all__ = [
 ]
 
 
-# 05_running_statistics.ipynb, In [8]
+# Shown in lesson 05, "A trained network in both modes"
 @contextmanager
 def running_stats_kept(net):
     """Put back the running statistics a training-mode forward pass changed.
@@ -63,7 +64,7 @@ def running_stats_kept(net):
             running[name].set_data(value)
 
 
-# 05_running_statistics.ipynb, In [8]
+# Shown in lesson 05, "A trained network in both modes"
 def accuracy_in_training_mode(net, X, y, batch_size):
     """Accuracy of `net` on NumPy arrays `X`, `y`, classified in training mode.
 
@@ -85,7 +86,7 @@ def accuracy_in_training_mode(net, X, y, batch_size):
     return correct / len(X)
 
 
-# 05_running_statistics.ipynb, In [17]
+# Shown in lesson 05, "From PyTorch to Gluon"
 def torch_update(running_mean, running_var, X, momentum=0.1):
     r"""PyTorch's running-statistics update for a dense batch `X` of n rows.
 
@@ -113,7 +114,7 @@ def torch_update(running_mean, running_var, X, momentum=0.1):
             (1 - momentum) * running_var + momentum * var)  # fmt: skip
 
 
-# 05_running_statistics.ipynb, In [17]
+# Shown in lesson 05, "From PyTorch to Gluon"
 def d2l_update(running_mean, running_var, X, momentum=0.1):
     r"""The d2l book's update, :math:`r \leftarrow (1 - m)\,r + m\,s`.
 
@@ -316,7 +317,7 @@ def _noise(b: int, means, squares, mu, var, rng, num_batches: int) -> dict:
     }
 
 
-# 05_running_statistics.ipynb, In [29]
+# Shown in lesson 05, "One run, or every run?"
 def over_seeds(run, seeds: Sequence[int] = (0, 1, 2)) -> pd.DataFrame:
     """Repeat `run` once per seed; return each result and their mean and range.
 
@@ -343,8 +344,6 @@ def over_seeds(run, seeds: Sequence[int] = (0, 1, 2)) -> pd.DataFrame:
     ValueError
         If fewer than two distinct seeds are given.
     """
-    from bnlesson.core.config import set_seed
-
     seeds = list(seeds)
     if len(set(seeds)) < 2 or len(set(seeds)) != len(seeds):
         raise ValueError(f"over_seeds needs two or more distinct seeds, not {seeds}")
@@ -359,7 +358,7 @@ def over_seeds(run, seeds: Sequence[int] = (0, 1, 2)) -> pd.DataFrame:
     return pd.concat([table, table.agg(["mean", "min", "max"])])
 
 
-# 05_running_statistics.ipynb, In [29]
+# Shown in lesson 05, "One run, or every run?"
 def stale_and_refreshed(train_iter, test_iter, num_epochs, lr, device=None) -> dict:
     """Train lesson 03's LeNet with Gluon batch norm; measure its three test accuracies.
 

@@ -2,7 +2,7 @@
 
 The code of ``notebooks/06_design_choices.ipynb``: the networks
 (:func:`lenet_variant`, :func:`relu_cnn`) and, with a comment naming the
-notebook cell each comes from, the measurements its grids take after each
+section that shows each, the measurements its grids take after each
 run (:func:`refreshed`, :func:`sigmoid_saturation`, :func:`diagnosed`).
 """
 
@@ -143,14 +143,14 @@ def relu_cnn(batch_norm: bool = True) -> nn.HybridSequential:
     return net
 
 
-# 06_design_choices.ipynb, In [4]
+# Shown in lesson 06, "The data, and how much of it each experiment uses"
 def refreshed(net, train_iter, test_iter):
     """Test accuracy after refreshing the running statistics (50 batches)."""
     refresh_running_stats(net, train_iter, num_batches=50)
     return {"refreshed_acc": evaluate_accuracy(net, test_iter)}
 
 
-# 06_design_choices.ipynb, In [17]
+# Shown in lesson 06, "3 · How large a learning rate?"
 def sigmoid_saturation(net, X, margin=0.01):
     r"""Share of the activation outputs of sequential `net` on `X` near 0 or 1.
 
@@ -166,7 +166,7 @@ def sigmoid_saturation(net, X, margin=0.01):
     return saturated / total
 
 
-# 06_design_choices.ipynb, In [18]
+# Shown in lesson 06, "3 · How large a learning rate?"
 def diagnosed(net, train_iter, test_iter):
     """:func:`refreshed`, the saturation on a test batch, the output weights' RMS.
 

@@ -1,7 +1,7 @@
 r"""Lesson 08: the backward pass of batch norm, by hand, checked and made fast.
 
 The code of ``notebooks/08_batch_norm_backward.ipynb``; a comment above each
-definition names the cell (``In [n]``) that shows it. Per feature or channel
+definition names the section that shows it. Per feature or channel
 with :math:`m` values, :math:`s = 1/\sqrt{\sigma_B^2 + \epsilon}`,
 :math:`\hat x_i = (x_i - \mu_B)\, s`, :math:`y_i = \gamma \hat x_i + \beta`,
 :math:`g_i = \partial \ell / \partial y_i` and bars for means over the
@@ -41,7 +41,7 @@ from bnlesson.lesson02 import BatchNorm, check_input
 from bnlesson.lesson04 import profile  # noqa: F401
 
 
-# 08_batch_norm_backward.ipynb, In [2]
+# Shown in lesson 08, "The forward pass as a graph"
 def bn_forward(X, gamma, beta, eps: float) -> tuple:
     """Training-mode forward pass, one graph node per line; returns Y and a cache."""
     axes = (0,) if X.ndim == 2 else (0, 2, 3)
@@ -54,7 +54,7 @@ def bn_forward(X, gamma, beta, eps: float) -> tuple:
     return Y, (X_hat, d, s, gamma)
 
 
-# 08_batch_norm_backward.ipynb, In [6]
+# Shown in lesson 08, "The backward pass, one node at a time"
 def bn_backward_graph(dY, cache: tuple) -> tuple:
     """``(dX, dgamma, dbeta)``, node by node through :func:`bn_forward`."""
     X_hat, d, s, gamma = cache
@@ -72,7 +72,7 @@ def bn_backward_graph(dY, cache: tuple) -> tuple:
     return dX, dgamma, dbeta
 
 
-# 08_batch_norm_backward.ipynb, In [7]
+# Shown in lesson 08, "The compact form"
 def bn_backward(dY, cache: tuple) -> tuple:
     r""":func:`bn_backward_graph` simplified (the module docstring's math)."""
     X_hat, _, s, gamma = cache
@@ -84,7 +84,7 @@ def bn_backward(dY, cache: tuple) -> tuple:
     return dX, m * mean_dY_X_hat, m * mean_dY
 
 
-# 08_batch_norm_backward.ipynb, In [13]
+# Shown in lesson 08, "Check 1: against autograd"
 def rel_error(a, b) -> float:
     r"""CS231n's relative error of two arrays (MXNet or NumPy).
 
@@ -95,7 +95,7 @@ def rel_error(a, b) -> float:
     return float(onp.max(onp.abs(a - b) / scale))
 
 
-# 08_batch_norm_backward.ipynb, In [16]
+# Shown in lesson 08, "Check 2: finite differences"
 def numerical_gradients(X, gamma, beta, dY, h: float = 1e-5, eps: float = 1e-5) -> list:
     r"""Centred differences of :math:`\ell = \sum_i y_i g_i` (``g = dY``).
 
@@ -123,19 +123,19 @@ def numerical_gradients(X, gamma, beta, dY, h: float = 1e-5, eps: float = 1e-5) 
     return grads
 
 
-# 08_batch_norm_backward.ipynb, In [29]
+# Shown in lesson 08, "Making it fast"
 def mean_over_axes(X):
     """Per-channel mean by MXNet's generic reduction: ``(1, C)`` or ``(1, C, 1, 1)``."""
     return X.mean(axis=(0,) if X.ndim == 2 else (0, 2, 3), keepdims=True)
 
 
-# 08_batch_norm_backward.ipynb, In [29]
+# Shown in lesson 08, "Making it fast"
 def as_is(v, X):
     """No spreading: `v` broadcasts against `X` as it is."""
     return v
 
 
-# 08_batch_norm_backward.ipynb, In [30]
+# Shown in lesson 08, "Making it fast"
 def channel_mean(X):
     r""":func:`mean_over_axes` through fast kernels.
 
@@ -152,7 +152,7 @@ def channel_mean(X):
     return np.dot(weights, P).reshape(stat_shape(X))
 
 
-# 08_batch_norm_backward.ipynb, In [33]
+# Shown in lesson 08, "Making it fast"
 def per_example(v, X):
     """Spread the per-channel `v` over one example of 4-D `X`: ``(1, C, H, W)``.
 
@@ -164,7 +164,7 @@ def per_example(v, X):
     return np.broadcast_to(v, (1, *X.shape[1:]))
 
 
-# 08_batch_norm_backward.ipynb, In [34]
+# Shown in lesson 08, "Making it fast"
 class BatchNormTraining(autograd.Function):
     """Training-mode batch norm whose ``backward`` is :func:`bn_backward`.
 
@@ -207,7 +207,7 @@ class BatchNormTraining(autograd.Function):
         return dgamma.as_nd_ndarray(), dbeta.as_nd_ndarray(), dX.as_nd_ndarray()
 
 
-# 08_batch_norm_backward.ipynb, In [37]
+# Shown in lesson 08, "Making it fast"
 def batch_norm_fast(X, gamma, beta, moving_mean, moving_var, eps, momentum):
     r""":func:`bnlesson.lesson01.batch_norm` with the hand-written gradient.
 
@@ -255,7 +255,7 @@ def batch_norm_fast(X, gamma, beta, moving_mean, moving_var, eps, momentum):
     return Y, moving_mean, moving_var
 
 
-# 08_batch_norm_backward.ipynb, In [38]
+# Shown in lesson 08, "Making it fast"
 class FastBatchNorm(BatchNorm):
     """:class:`bnlesson.lesson02.BatchNorm` computed by :func:`batch_norm_fast`.
 

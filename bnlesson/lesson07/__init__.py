@@ -61,8 +61,7 @@ def _check_arguments(net, train_iter, probe, num_steps, lr, every) -> None:
     layer_position(net, -1)  # a network with sigmoids, or a ValueError
 
 
-# Shown in section "The recording loop"; the same code after the checks.
-# 07_paper_figure_1.ipynb, In [5]
+# Shown in lesson 07, "The recording loop"; the same code after the checks.
 def train_recording(net, train_iter: Iterable, test_iter: Iterable, probe, *,
                     num_steps: int, lr: float, every: int, device=None,
                     name: str | None = None) -> Recording:  # fmt: skip

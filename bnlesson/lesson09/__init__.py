@@ -26,7 +26,7 @@ from bnlesson.lesson07.network import HIDDEN, mlp, sigmoid_positions
 from bnlesson.training.batchcheck import check_labels, num_classes
 
 __all__ = [
-    "NoiseLayer", "landscape_summary", "layer_stats", "loss_and_grad",
+    "NoiseLayer", "by_step_size", "landscape_summary", "layer_stats", "loss_and_grad",
     "noisy_mlp", "norm", "preserved", "probe_landscape", "saturated_fraction",
     "trainable", "update_ratio",
 ]  # fmt: skip
@@ -34,8 +34,7 @@ __all__ = [
 _LOSS = gluon.loss.SoftmaxCrossEntropyLoss()
 
 
-# The notebook's copy has no argument checks and no docstring.
-# 09_why_batch_norm_helps.ipynb, In [5]
+# Shown in lesson 09, "1 · Noisy batch norm" (without the checks and docstring)
 class NoiseLayer(nn.Block):
     r"""Shift and scale every unit by random amounts redrawn at every training step.
 
@@ -68,7 +67,6 @@ class NoiseLayer(nn.Block):
     """
 
     def __init__(self, max_shift: float = 3.0, max_scale: float = 3.0, **kwargs):
-        super().__init__(**kwargs)
         check_finite("max_shift", max_shift, "max_shift=3.0")
         check_finite("max_scale", max_scale, "max_scale=3.0")
         if not (max_shift >= 0 and max_scale >= 1):
@@ -76,6 +74,7 @@ class NoiseLayer(nn.Block):
                 f"need max_shift >= 0 and max_scale >= 1 (the scale is drawn from "
                 f"U(1, max_scale)), not {max_shift!r} and {max_scale!r}"
             )
+        super().__init__(**kwargs)
         self.max_shift, self.max_scale = max_shift, max_scale
 
     def forward(self, X):
@@ -148,17 +147,17 @@ def loss_and_grad(net, X, y, loss=None) -> tuple[float, list]:
     return value.item(), [p.grad().copy() for p in trainable(net)]
 
 
-# The notebook's copy has no checks, no docstring and no `loss` argument.
-# 09_why_batch_norm_helps.ipynb, In [8]
-def probe_landscape(net, X, y, etas: Sequence[float], *, loss=None) -> pd.DataFrame:
+# Shown in lesson 09, "2 · The loss landscape along the gradient" (without the
+# checks and docstring)
+def probe_landscape(net, X, y, etas: Sequence[float]) -> pd.DataFrame:
     r"""Walk along the gradient and record the loss and the gradient on the way.
 
     With :math:`g = \nabla\ell(w)` at the current weights :math:`w`, for each
     step size :math:`\eta` in `etas` it measures :math:`\ell(w - \eta g)`, the
     gradient change :math:`\|\nabla\ell(w - \eta g) - g\|` and the distance
     moved :math:`\|\eta g\|`, on the batch ``(X, y)`` in training mode, for
-    the mean `loss` (:func:`loss_and_grad`; softmax cross-entropy by
-    default). The network is left exactly as it was (:func:`preserved`).
+    the mean softmax cross-entropy (:func:`loss_and_grad`). The network is
+    left exactly as it was (:func:`preserved`).
     Returns a DataFrame with columns ``eta``, ``loss``, ``grad_change``,
     ``distance``, whose first row is the start, :math:`\eta = 0`.
 
@@ -166,22 +165,21 @@ def probe_landscape(net, X, y, etas: Sequence[float], *, loss=None) -> pd.DataFr
     ------
     ValueError
         Before any computation: if `etas` is not a list of positive finite
-        numbers (a single number, a string, NaN or inf), or, for the default
-        loss, `y` is not one class number in ``[0, C)`` per example, ``C``
-        the outputs of `net`'s last ``Dense`` layer (else 10).
+        numbers (a single number, a string, NaN or inf), or if `y` is not
+        one class number in ``[0, C)`` per example, ``C`` the outputs of
+        `net`'s last ``Dense`` layer (else 10).
     """
     etas = _check_etas(etas)
-    if loss is None:  # softmax cross-entropy reads y as class numbers
-        _check_probe_labels(net, X, y)
+    _check_probe_labels(net, X, y)  # softmax cross-entropy reads y as class numbers
     params = trainable(net)
     with preserved(net):
         w = [p.data().copy() for p in params]
-        loss_w, g = loss_and_grad(net, X, y, loss)
+        loss_w, g = loss_and_grad(net, X, y)
         rows = [(0.0, loss_w, 0.0, 0.0)]
         for eta in etas:
             for p, w_p, g_p in zip(params, w, g):
                 p.set_data(w_p - eta * g_p)
-            loss_eta, g_eta = loss_and_grad(net, X, y, loss)
+            loss_eta, g_eta = loss_and_grad(net, X, y)
             change = norm([a - b for a, b in zip(g_eta, g)])
             rows.append((eta, loss_eta, change, eta * norm(g)))
     return pd.DataFrame(rows, columns=["eta", "loss", "grad_change", "distance"])
@@ -249,6 +247,40 @@ def landscape_summary(frame: pd.DataFrame) -> pd.Series:
         "grad_change": frame["grad_change"].max(),
         "beta": (moved["grad_change"] / moved["distance"]).max(),
     })  # fmt: skip
+
+
+# Shown in lesson 09, "2 · The loss landscape along the gradient"
+def by_step_size(frame: pd.DataFrame) -> pd.DataFrame:
+    r"""How far the loss and the gradient move, by step size, over many probes.
+
+    `frame` stacks probes of :func:`probe_landscape` taken at several
+    training steps (a ``step`` column, as in ``Watch.landscape``). For the
+    probe at step :math:`t` and each step size :math:`\eta > 0`,
+
+    .. math::
+
+        \Delta\ell_t(\eta) = \ell(w_t - \eta g_t) - \ell(w_t),
+
+    and the result has one row per :math:`\eta`: the median over the steps
+    of ``loss_change`` :math:`\Delta\ell_t(\eta)` and of ``grad_change``
+    :math:`\|\nabla\ell(w_t - \eta g_t) - g_t\|`.
+
+    Raises
+    ------
+    ValueError
+        If `frame` lacks one of the columns ``step``, ``eta``, ``loss``,
+        ``grad_change``.
+    """
+    if not {"step", "eta", "loss", "grad_change"} <= set(frame.columns):
+        raise ValueError(
+            f"frame has columns {list(frame.columns)}, not step, eta, loss and "
+            f"grad_change: pass the probes of train_watching (Watch.landscape)"
+        )
+    start = frame[frame["eta"] == 0].set_index("step")["loss"]
+    moved = frame[frame["eta"] > 0]
+    change = moved["loss"] - moved["step"].map(start)
+    return moved.assign(loss_change=change).groupby("eta")[
+        ["loss_change", "grad_change"]].median()  # fmt: skip
 
 
 def layer_stats(net, X, y) -> tuple[list, list]:

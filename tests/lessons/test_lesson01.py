@@ -8,19 +8,12 @@ from mxnet import autograd, np
 
 import bnlesson
 
-from nbutil import definitions, notebook, run_apart
-
-PREAMBLE = (
-    "import numpy as onp\n"
-    "from mxnet import autograd, np, npx\n"
-    "from mxnet.gluon import nn\n"
-)
+from nbutil import run_apart, shown
 
 
 @pytest.fixture(scope="module")
 def lesson():
-    names = {"stat_shape", "check_stats", "check_batch", "batch_norm"}
-    return definitions(notebook("01"), names, PREAMBLE)
+    return shown("01")
 
 
 def arrays(shape, seed):

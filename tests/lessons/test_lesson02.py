@@ -7,20 +7,12 @@ from mxnet import autograd, np
 
 import bnlesson
 
-from nbutil import definitions, notebook
-
-PREAMBLE = (
-    "from mxnet import autograd, init, np, npx\n"
-    "from mxnet.gluon import nn\n"
-    "from bnlesson.lesson01 import batch_norm\n"
-    "from bnlesson.core.config import default_device\n"
-    "from bnlesson.lesson02 import check_input\n"
-)
+from nbutil import shown
 
 
 @pytest.fixture(scope="module")
 def Lesson():
-    return definitions(notebook("02"), {"BatchNorm"}, PREAMBLE)["BatchNorm"]
+    return shown("02")["BatchNorm"]
 
 
 def batches(shape, steps):

@@ -12,7 +12,7 @@ from bnlesson.core.config import set_seed
 from bnlesson.lesson03 import NORMS, batchnorm_layers, lenet
 from bnlesson.lesson08 import FastBatchNorm
 
-from nbutil import defined_names, definitions, notebook
+from nbutil import shown
 
 BN_TYPE = {"scratch": lesson02.BatchNorm, "gluon": nn.BatchNorm}
 
@@ -192,28 +192,12 @@ def test_a_layer_class_is_built_with_each_layers_size():
 
 # --- the notebook's training loop and the package's ---------------------------
 
-PREAMBLE = (
-    "from mxnet import autograd\n"
-    "from bnlesson.core.config import default_device\n"
-    "from bnlesson.training.history import History\n"
-    "from bnlesson.lesson03 import batchnorm_layers\n"
-    "from bnlesson.training.live import training_plot\n"
-    "from bnlesson.training.metrics import EpochMeter, check_data, evaluate_accuracy\n"
-    "from bnlesson.training.sgd import sgd_setup\n"
-)
-
-
-def test_the_notebook_shows_exactly_train():
-    # (the twin's comment naming the cell is checked in test_layout)
-    assert set(defined_names(notebook("03"))) == {"train"}
-
 
 @pytest.mark.parametrize("norm", ["none", "scratch"])
 def test_the_notebooks_train_gives_the_packages_history(norm, capsys):
-    shown = definitions(notebook("03"), {"train"}, PREAMBLE)["train"]
     X, y = data.load_arrays("test")
     runs = []
-    for fn in (shown, lesson03.train):
+    for fn in (shown("03")["train"], lesson03.train):
         set_seed(0)
         train_iter = data.Batches(X[:384], y[:384], 64, shuffle=True)
         test_iter = data.Batches(X[384:512], y[384:512], 64)

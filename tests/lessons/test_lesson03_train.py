@@ -11,7 +11,6 @@ import pytest
 from mxnet import autograd, gluon, npx
 from mxnet.gluon import nn
 from numpy.testing import assert_equal
-from test_lesson03 import PREAMBLE as SHOWN_PREAMBLE
 
 from bnlesson import data
 from bnlesson.core.config import default_device, set_seed
@@ -22,7 +21,7 @@ from bnlesson.training.divergence import TrainingDiverged
 from bnlesson.training.history import History, UnfinishedTraining, progress_of
 from bnlesson.training.metrics import check_data, evaluate_accuracy
 
-from nbutil import definitions, notebook
+from nbutil import shown
 
 N_TRAIN, N_TEST, BATCH = 512, 256, 128
 LINE = re.compile(
@@ -277,7 +276,7 @@ def train_fn(request):
     """lesson03.train and the notebook's own, shown copy of it."""
     if request.param == "package":
         return train
-    return definitions(notebook("03"), {"train"}, SHOWN_PREAMBLE)["train"]
+    return shown("03")["train"]
 
 
 @pytest.mark.parametrize("norm", ["scratch", "gluon"])

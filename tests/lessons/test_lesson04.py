@@ -9,31 +9,14 @@ from mxnet.gluon import nn
 from bnlesson import lesson02, lesson04
 from bnlesson.lesson04 import compare, one_pass, profile
 
-from nbutil import defined_names, definitions, notebook
+from nbutil import shown
 
-PREAMBLE = (
-    "import json\n"
-    "import os\n"
-    "import tempfile\n"
-    "import time\n"
-    "import numpy as onp\n"
-    "from mxnet import autograd, np, npx, profiler\n"
-    "from mxnet.gluon import nn\n"
-    "from bnlesson.lesson02 import BatchNorm\n"
-)
-#: Every definition the notebook shows; each has a twin in bnlesson.lesson04.
-TWINS = {"compare", "profile", "one_pass"}
 SHAPES = [(16, 5), (8, 3, 4, 4)]
 
 
 @pytest.fixture(scope="module")
 def lesson():
-    return definitions(notebook("04"), TWINS, PREAMBLE)
-
-
-def test_the_notebook_shows_exactly_the_twins():
-    # (each twin naming its cell is checked for every lesson in test_layout)
-    assert set(defined_names(notebook("04"))) == TWINS
+    return shown("04")
 
 
 # --- compare: our Block against Gluon's layer -------------------------------
@@ -107,7 +90,7 @@ def test_profile_reports_operators_and_leaves_no_file(tmp_path, monkeypatch):
     layer, X = _layer_and_input()
     ms, ops = profile(lambda: layer(X), np.ones(X.shape), repeat=2)
     assert ms > 0 and {"BatchNorm", "_backward_BatchNorm"} <= set(ops)
-    assert not set(ops) & set(lesson04.BOOKKEEPING)
+    assert not set(ops) & {"WaitForVar", "DeleteVariable"}  # engine bookkeeping
     _, forward_only = profile(lambda: layer(X), repeat=2)
     assert "BatchNorm" in forward_only
     assert not any(op.startswith("_backward") for op in forward_only)

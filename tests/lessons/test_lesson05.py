@@ -17,27 +17,12 @@ from bnlesson import lesson05
 from bnlesson.core.config import set_seed
 from bnlesson.data import Batches, balanced_subset, load_arrays
 
-from nbutil import definitions, notebook
-
-PREAMBLE = (
-    "from contextlib import contextmanager\n"
-    "from mxnet.gluon.parameter import DeferredInitializationError\n"
-    "import pandas as pd\n"
-    "from mxnet import autograd, np\n"
-    "from bnlesson.core.config import set_seed\n"
-    "from bnlesson.lesson03 import lenet, train\n"
-    "from bnlesson.lesson05 import refresh_running_stats\n"
-    "from bnlesson.training.metrics import evaluate_accuracy\n"
-)
-TWINS = {
-    "torch_update", "d2l_update", "accuracy_in_training_mode", "over_seeds",
-    "stale_and_refreshed", "running_stats_kept",
-}  # fmt: skip
+from nbutil import shown
 
 
 @pytest.fixture(scope="module")
 def lesson():
-    return definitions(notebook("05"), TWINS, PREAMBLE)
+    return shown("05")
 
 
 def batches(steps=3):

@@ -130,19 +130,12 @@ def test_relu_cnn_is_the_pytorch_lecture_network():
 
 # --- the measurements the notebook's grids take: notebook and package twins --
 
-TWINS = {"refreshed", "sigmoid_saturation", "diagnosed"}
-PREAMBLE = (
-    "from mxnet import np\nfrom mxnet.gluon import nn\n"
-    "from bnlesson.lesson05 import refresh_running_stats\n"
-    "from bnlesson.training.metrics import evaluate_accuracy\n"
-)
-
 
 @pytest.fixture(scope="module")
 def lesson():
-    from nbutil import definitions, notebook
+    from nbutil import shown
 
-    return definitions(notebook("06"), TWINS, PREAMBLE)
+    return shown("06")
 
 
 def sigmoid_net():

@@ -6,7 +6,6 @@ on a slice of the real Fashion-MNIST with the paper's network. The whole
 module takes seconds.
 """
 
-import inspect
 import math
 
 import numpy as onp
@@ -16,7 +15,7 @@ from mxnet import autograd, np
 from mxnet.gluon import nn
 from numpy.testing import assert_allclose, assert_array_equal
 
-from bnlesson import data, lesson02, lesson07
+from bnlesson import data, lesson02
 from bnlesson.core.config import set_seed
 from bnlesson.lesson07 import record_steps, train_recording
 from bnlesson.lesson07.network import mlp, sigmoid_input
@@ -30,7 +29,7 @@ from bnlesson.training.recording import (
 )
 
 import tinymlp
-from nbutil import defined_names, definitions, notebook
+from nbutil import shown
 
 HIDDEN, CLASSES, FEATURES = tinymlp.HIDDEN, tinymlp.CLASSES, tinymlp.FEATURES
 
@@ -57,19 +56,10 @@ def run(tiny, norm="none", num_steps=7, every=3, lr=0.5, **kwargs):
 
 # --- the notebook's loop and the package's ---------------------------------
 
-PREAMBLE = (
-    "import itertools\nimport time\nfrom bnlesson.core.config import default_device\n"
-    "from mxnet import autograd, np, npx\n"
-    "from bnlesson.lesson07.network import sigmoid_input\n"
-    "from bnlesson.training.recording import Recording, check_loss, column_percentiles\n"
-    "from bnlesson.training.sgd import sgd_setup\n"
-    "from bnlesson.training.metrics import evaluate_accuracy\n"
-)
-
 
 @pytest.fixture(scope="module")
 def lesson():
-    return definitions(notebook("07"), {"train_recording"}, PREAMBLE)
+    return shown("07")
 
 
 @pytest.fixture(scope="module")
@@ -78,15 +68,6 @@ def real_slice(real_data_dir):
     X, y = data.load_arrays("train", real_data_dir)
     Xt, yt = data.load_arrays("test", real_data_dir)
     return X[:300], y[:300], Xt[:100], yt[:100]
-
-
-def test_the_notebook_shows_the_loop_the_package_holds():
-    # first_tenth only glues the notebook's runs to over_seeds
-    assert set(defined_names(notebook("07"))) == {"train_recording", "first_tenth"}
-    source = notebook("07").read_text()
-    assert "## The recording loop" in source
-    # (the twin's comment naming the cell is checked in test_layout)
-    assert '# Shown in section "The recording loop"' in inspect.getsource(lesson07)
 
 
 @pytest.mark.parametrize("norm", ["none", "gluon"])

@@ -14,22 +14,8 @@ from bnlesson.lesson08 import (
     rel_error,
 )
 
-from nbutil import code_cells, defined_names, definitions, notebook
+from nbutil import code_cells, notebook, shown, shown_definitions
 
-PREAMBLE = (
-    "import numpy as onp\n"
-    "from mxnet import autograd, np, npx\n"
-    "from mxnet.gluon import nn\n"
-    "from bnlesson.lesson01 import (EPS, MOMENTUM, batch_norm, check_batch,\n"
-    "                               check_stats, stat_shape)\n"
-    "from bnlesson.lesson02 import BatchNorm, check_input\n"
-)
-#: Every definition the notebook shows; each has a twin in bnlesson.lesson08.
-TWINS = {
-    "bn_forward", "bn_backward_graph", "bn_backward", "rel_error",
-    "numerical_gradients", "mean_over_axes", "as_is", "channel_mean",
-    "per_example", "BatchNormTraining", "batch_norm_fast", "FastBatchNorm",
-}  # fmt: skip
 SHAPES = [(6, 4), (3, 4, 2, 3)]
 
 
@@ -164,7 +150,7 @@ def test_numerical_gradients_restore_their_inputs():
 
 @pytest.fixture(scope="module")
 def lesson():
-    return definitions(notebook("08"), TWINS, PREAMBLE)
+    return shown("08")
 
 
 def test_the_profiling_helper_is_lesson_04s_one_copy():
@@ -172,7 +158,7 @@ def test_the_profiling_helper_is_lesson_04s_one_copy():
 
     assert lesson08.profile is lesson04.profile
     assert "from bnlesson.lesson04 import profile" in code_cells(notebook("08"))
-    assert "profile" not in defined_names(notebook("08"))
+    assert "profile" not in shown_definitions(notebook("08"))
 
 
 def same(a, b):

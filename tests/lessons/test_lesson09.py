@@ -1,7 +1,7 @@
 """bnlesson.lesson09 and lesson09_runs: the noise layer, the landscape probe and
 the per-layer statistics, against hand-computed values on tiny networks; and
-lesson 09's notebook copies of NoiseLayer and probe_landscape against the
-package's.
+lesson 09's notebook copies of NoiseLayer, probe_landscape and by_step_size
+against the package's.
 """
 
 import math
@@ -15,11 +15,13 @@ from mxnet import autograd, init, np
 from mxnet.gluon import nn
 from numpy.testing import assert_allclose
 
+import bnlesson.lesson09
 from bnlesson import data
 from bnlesson.core.config import set_seed
 from bnlesson.lesson07.network import mlp, sigmoid_input
 from bnlesson.lesson09 import (
     NoiseLayer,
+    by_step_size,
     landscape_summary,
     layer_stats,
     loss_and_grad,
@@ -33,19 +35,14 @@ from bnlesson.lesson09.runs import Watch, instability, train_early, train_watchi
 from bnlesson.training.divergence import TrainingDiverged
 
 import tinymlp
-from nbutil import definitions, notebook
+from nbutil import shown
 
 HIDDEN, CLASSES, FEATURES = tinymlp.HIDDEN, tinymlp.CLASSES, tinymlp.FEATURES
-PREAMBLE = (
-    "from mxnet import autograd, np\nfrom mxnet.gluon import nn\n"
-    "import pandas as pd\n"
-    "from bnlesson.lesson09 import loss_and_grad, norm, preserved, trainable\n"
-)
 
 
 @pytest.fixture(scope="module")
 def lesson():
-    return definitions(notebook("09"), {"NoiseLayer", "probe_landscape"}, PREAMBLE)
+    return shown("09")
 
 
 @pytest.fixture(scope="module")
@@ -178,9 +175,17 @@ def half_square(z, y):
     return 0.5 * z * z
 
 
+@pytest.fixture
+def half_square_loss(monkeypatch):
+    """probe_landscape measures softmax cross-entropy (as the notebook's does);
+    with half_square instead, its walk on a quadratic is known by hand."""
+    monkeypatch.setattr(bnlesson.lesson09, "_LOSS", half_square)
+
+
+@pytest.mark.usefixtures("half_square_loss")
 def test_probe_on_a_quadratic_matches_the_hand_computation():
     net, X, y = quadratic([1.0, 1.0])
-    frame = probe_landscape(net, X, y, [0.1, 0.2], loss=half_square)
+    frame = probe_landscape(net, X, y, [0.1, 0.2])
     # w - eta g = (1 - eta, 1 - 4 eta); loss 0.5 ((1 - eta)^2 + 4 (1 - 4 eta)^2)
     assert_allclose(frame["eta"], [0.0, 0.1, 0.2])
     assert_allclose(frame["loss"], [2.5, 1.125, 0.4], rtol=1e-6)
@@ -195,16 +200,17 @@ def test_probe_on_a_quadratic_matches_the_hand_computation():
     assert_allclose(net.w.data().asnumpy(), [1.0, 1.0])  # the weights are back
 
 
+@pytest.mark.usefixtures("half_square_loss")
 def test_effective_beta_is_the_largest_curvature_along_an_eigenvector():
     net, X, y = quadratic([0.0, 1.0])
-    frame = probe_landscape(net, X, y, [0.01, 0.05, 0.2], loss=half_square)
+    frame = probe_landscape(net, X, y, [0.01, 0.05, 0.2])
     assert landscape_summary(frame)["beta"] == pytest.approx(4.0, rel=1e-6)
 
 
 def test_probe_refuses_bad_step_sizes_and_summaries_of_nothing():
     net, X, y = quadratic([1.0, 1.0])
     with pytest.raises(ValueError, match="positive"):
-        probe_landscape(net, X, y, [0.1, 0.0], loss=half_square)
+        probe_landscape(net, X, y, [0.1, 0.0])
     with pytest.raises(ValueError, match="lacks"):
         landscape_summary(pd.DataFrame({"eta": [0.0]}))
     still = pd.DataFrame({"eta": [0.0], "loss": [1.0], "grad_change": [0.0],
@@ -228,7 +234,7 @@ def test_probe_refuses_bad_step_sizes_and_summaries_of_nothing():
 def test_probe_refuses_step_sizes_that_are_not_a_list_of_finite_numbers(etas, message):
     net, X, y = quadratic([1.0, 1.0])
     with pytest.raises(ValueError, match=re.escape(message)):
-        probe_landscape(net, X, y, etas, loss=half_square)
+        probe_landscape(net, X, y, etas)
 
 
 @pytest.mark.parametrize(
@@ -250,6 +256,28 @@ def test_probe_refuses_labels_that_are_not_classes_of_the_net(tiny, bad, message
         probe_landscape(tiny_net(), np.array(X), np.array(y), [0.5])
     with pytest.raises(ValueError, match=r"one label per example of X"):
         probe_landscape(tiny_net(), np.array(X), np.array(y[:19]), [0.5])
+
+
+@pytest.mark.parametrize("where", ["notebook", "package"])
+def test_by_step_size_takes_medians_of_the_change_from_each_start(lesson, where):
+    fn = lesson["by_step_size"] if where == "notebook" else by_step_size
+    frame = pd.DataFrame({
+        "step": [1, 1, 1, 2, 2, 2, 3, 3, 3],
+        "eta": [0.0, 0.5, 1.0] * 3,
+        "loss": [2.0, 1.5, 1.0, 1.0, 0.8, 1.4, 3.0, 2.0, 2.5],
+        "grad_change": [0.0, 0.1, 0.3, 0.0, 0.2, 0.5, 0.0, 0.4, 0.9],
+    })  # fmt: skip
+    # loss changes at eta 0.5: -0.5, -0.2, -1.0; at eta 1: -1.0, 0.4, -0.5
+    expected = pd.DataFrame(
+        {"loss_change": [-0.5, -0.5], "grad_change": [0.2, 0.5]},
+        index=pd.Index([0.5, 1.0], name="eta"),
+    )
+    pd.testing.assert_frame_equal(fn(frame), expected)
+
+
+def test_by_step_size_names_the_probes_it_needs():
+    with pytest.raises(ValueError, match="pass the probes of train_watching"):
+        by_step_size(pd.DataFrame({"eta": [0.0], "loss": [1.0]}))
 
 
 def test_probe_leaves_a_batch_norm_network_as_it_was(tiny):

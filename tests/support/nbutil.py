@@ -4,7 +4,9 @@ or run code in a Python of its own."""
 from __future__ import annotations
 
 import ast
+import builtins
 import subprocess
+import symtable
 import sys
 import textwrap
 from pathlib import Path
@@ -32,55 +34,106 @@ def code_cells(path: Path) -> list[str]:
             if c.cell_type == "code"]  # fmt: skip
 
 
-def defined_names(path: Path) -> dict[str, int]:
-    """Map each top-level ``def``/``class`` of the notebook to its cell's ``In [n]``.
+def headings(path: Path) -> set[str]:
+    """The section headings of the notebook's Markdown cells, without the ``#``."""
+    return {
+        line.lstrip("#").strip()
+        for cell in nbformat.read(path, as_version=4).cells
+        if cell.cell_type == "markdown"
+        for line in cell.source.splitlines()
+        if line.startswith("#")
+    }
 
-    Every definition a lesson shows, so a test can check that each one has a
-    package twin and that the twin's comment names the right cell.
+
+def code_trees(path: Path) -> list[ast.Module]:
+    """The notebook's code cells, parsed, in order.
+
+    IPython syntax (``%time``, ``!ls``) is first turned into the Python a
+    kernel runs, so a definition in a cell with a magic is still found.
     """
-    found = {}
-    for cell in nbformat.read(path, as_version=4).cells:
-        if cell.cell_type != "code":
-            continue
-        try:
-            tree = ast.parse(cell.source)
-        except SyntaxError:
-            continue  # IPython magics; definitions never use them
-        for node in tree.body:
-            if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
-                found[node.name] = cell.execution_count
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    python = TransformerManager().transform_cell
+    return [ast.parse(python(source), str(path)) for source in code_cells(path)]
+
+
+def _top_level(path: Path, kinds: tuple) -> list[ast.stmt]:
+    return [n for tree in code_trees(path) for n in tree.body if isinstance(n, kinds)]
+
+
+def imports(path: Path) -> list[ast.stmt]:
+    """Every top-level ``import``/``from ... import`` of the notebook, in order."""
+    return _top_level(path, (ast.Import, ast.ImportFrom))
+
+
+DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+def shown_definitions(path: Path) -> dict[str, ast.stmt]:
+    """Every top-level ``def``/``class`` the notebook shows, by name, in order."""
+    return {n.name: n for n in _top_level(path, DEFINITIONS)}
+
+
+def globals_read(node: ast.stmt) -> set[str]:
+    """The global names a ``def``/``class`` reads, in its body or its header.
+
+    Computed by Python's own scoping (:mod:`symtable`): a name bound inside
+    the function (an argument, a local, a comprehension's variable) is not
+    global; decorators, defaults and annotations are read where the
+    definition runs, so they count too.
+    """
+    found = set()
+
+    def walk(table, header):
+        for symbol in table.get_symbols():
+            if symbol.is_referenced() and (header or symbol.is_global()):
+                found.add(symbol.get_name())
+        for child in table.get_children():
+            walk(child, header=False)
+
+    walk(symtable.symtable(ast.unparse(node), "<definition>", "exec"), header=True)
     return found
 
 
-def definitions(path: Path, names: set[str], preamble: str = "") -> dict:
-    """Execute the notebook cells that define `names` and return what they define.
+def glue(path: Path) -> set[str]:
+    """The definitions that read the notebook's own variables.
 
-    Only cells whose top-level statements are all ``def``/``class``/imports
-    are taken, so nothing else in the lesson runs. `preamble` supplies the
-    imports the lesson made in its setup cell.
+    A definition is glue when it reads a global that is neither a builtin,
+    nor imported, nor defined by a ``def``/``class`` of the notebook (or
+    when it reads a glue definition). ``first_tenth()`` reads lesson 07's
+    ``train_iter`` and ``lr``: it glues the lesson's runs together and means
+    nothing outside it, so it has no package twin and runs nowhere but in
+    the notebook.
     """
+    definitions = shown_definitions(path)
+    known = set(dir(builtins)) | set(definitions)
+    for node in imports(path):
+        known |= {(a.asname or a.name).split(".")[0] for a in node.names}
+    reads = {name: globals_read(node) for name, node in definitions.items()}
+    found = {name for name, read in reads.items() if read - known}
+    while True:  # a definition that calls glue is glue too
+        more = found | {name for name, read in reads.items() if read & found}
+        if more == found:
+            return found
+        found = more
+
+
+def shown(lesson: str | Path) -> dict:
+    """The namespace of a lesson's shown definitions, built from its notebook.
+
+    Runs the notebook's imports (all of them, in order; ``setup()`` is a
+    call, not an import, so it does not run) and then every ``def``/``class``
+    it shows except the glue (:func:`glue`), so a test can call the
+    notebook's ``batch_norm`` beside the package's. Nothing else of the
+    lesson runs. `lesson` is the notebook's prefix ("05") or its path.
+    """
+    path = lesson if isinstance(lesson, Path) else notebook(lesson)
+    skip = glue(path)
+    body = imports(path) + [
+        node for name, node in shown_definitions(path).items() if name not in skip
+    ]
     namespace: dict = {}
-    exec(preamble, namespace)
-    found = set()
-    for source in code_cells(path):
-        try:
-            tree = ast.parse(source)
-        except SyntaxError:
-            continue  # IPython magics; definitions never use them
-        defined = {n.name for n in tree.body
-                   if isinstance(n, (ast.FunctionDef, ast.ClassDef))}  # fmt: skip
-        only_definitions = all(
-            isinstance(n, (ast.FunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom))
-            for n in tree.body
-        )
-        if defined & names and only_definitions:
-            exec(compile(tree, str(path), "exec"), namespace)
-            found |= defined
-    missing = names - found
-    if missing:
-        raise LookupError(
-            f"{path.name} defines no {sorted(missing)} in a cell of its own"
-        )
+    exec(compile(ast.Module(body, type_ignores=[]), str(path), "exec"), namespace)
     return namespace
 
 

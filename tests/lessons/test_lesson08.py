@@ -242,7 +242,7 @@ def test_same_errors(lesson):
 @pytest.mark.parametrize("dtype", ["int32", "uint8"])
 @pytest.mark.parametrize("shape", SHAPES)
 def test_same_dtype_errors(lesson, shape, dtype):
-    # float16 is refused the same way; tests/test_lesson08_layer.py tries it
+    # float16 is refused the same way; tests/lessons/test_lesson08_layer.py tries it
     # apart (accepted, it made MXNet fail later, in unrelated code)
     messages = []
     for Block in (lesson08.FastBatchNorm, lesson["FastBatchNorm"]):

@@ -17,9 +17,9 @@ import pytest
 from fakes import FullDisk
 
 from bnlesson import data
-from bnlesson.core import fetch, sizes
-from bnlesson.data import mirrors
+from bnlesson.core import fetch
 from bnlesson.data import files as dataset
+from bnlesson.data import mirrors
 
 from nbutil import ROOT
 
@@ -290,22 +290,6 @@ def test_a_float_batch_size_is_refused_up_front(isolated):
     # before looking for the data: there is none there, which is a DataError
     with pytest.raises(ValueError, match=re.escape(message)):
         data.load_data_fashion_mnist(256.0, root=isolated / "no-data")
-
-
-def test_fast_mode_subset_is_fixed_and_balanced(monkeypatch, capsys):
-    monkeypatch.setenv("BNLESSON_FAST", "1")
-    train, test = data.load_data_fashion_mnist(256)
-    assert capsys.readouterr().out == (
-        "Fashion-MNIST: 2560 training and 1000 test images "
-        "(fast mode: a class-balanced subset, at most 1 epoch)\n"
-    )
-    assert onp.bincount(train.y).tolist() == [sizes.FAST_TRAIN_PER_CLASS] * 10
-    assert onp.bincount(test.y).tolist() == [sizes.FAST_TEST_PER_CLASS] * 10
-    again, _ = data.load_data_fashion_mnist(256, verbose=False)
-    assert (again.X == train.X).all()
-    monkeypatch.setenv("BNLESSON_FAST", "0")
-    full, _ = data.load_data_fashion_mnist(256, verbose=False)
-    assert full.num_examples == 60000 and len(full) == 235
 
 
 def test_cli_reports_and_fails_clearly(isolated, capsys):

@@ -1,6 +1,4 @@
-"""LivePlot, plot_curves and plot_gamma_beta, drawn with the Agg backend."""
-
-import base64
+"""bnlesson.plots: the lessons' figures, drawn with the Agg backend."""
 
 import matplotlib.pyplot as plt
 import numpy as onp
@@ -11,7 +9,6 @@ from numpy.testing import assert_allclose
 
 from bnlesson import plots
 from bnlesson.lesson02 import BatchNorm
-from bnlesson.training import live
 from bnlesson.training.history import History
 
 
@@ -89,66 +86,6 @@ def test_gamma_beta_bars(layer, channels, xlabel):
     assert_allclose(heights[0], gamma, rtol=1e-6)
     assert_allclose(heights[1], beta, rtol=1e-6)
     assert ax.get_xlabel() == xlabel and ax.get_title() == "BN 1"
-
-
-# --- LivePlot --------------------------------------------------------------
-
-
-class FakeDisplay:
-    def __init__(self):
-        self.calls = []
-
-    def __call__(self, bundle, raw, display_id):
-        self.calls.append(("display", bundle, display_id))
-        return self
-
-    def update(self, bundle, raw):
-        self.calls.append(("update", bundle, None))
-
-
-def test_live_plot_collects_points_and_skips_missing():
-    board = live.LivePlot(display=None)
-    board.add(1, (2.0, 0.3, None))
-    board.add(2, (1.0, 0.6, 0.7))
-    lines = board.ax.get_lines()
-    assert [line.get_label() for line in lines] == [
-        "train loss",
-        "train acc",
-        "test acc",
-    ]
-    assert [list(line.get_ydata()) for line in lines] == [[2.0, 1.0], [0.3, 0.6], [0.7]]
-    assert list(lines[2].get_xdata()) == [2]
-    with pytest.raises(ValueError, match="expected 3 values"):
-        board.add(3, (1.0,))
-
-
-def test_live_plot_is_not_a_pyplot_figure():
-    board = live.LivePlot()
-    board.add(1, (1.0, 0.5, 0.5))
-    assert plt.get_fignums() == [], "the inline backend would show it again"
-
-
-def test_live_plot_shows_once_then_updates_as_png():
-    fake = FakeDisplay()
-    board = live.LivePlot(legend=["a"], display=fake)
-    board.show()
-    board.add(1, [0.5])
-    board.add(2, [0.6])
-    assert [(kind, display_id) for kind, _, display_id in fake.calls] == [
-        ("display", True), ("update", None), ("update", None),
-    ]  # fmt: skip
-    for _, bundle, _ in fake.calls:
-        assert set(bundle) == {"image/png", "text/plain"}, "no SVG"
-        assert base64.b64decode(bundle["image/png"])[:8] == b"\x89PNG\r\n\x1a\n"
-        assert bundle["text/plain"] == "<Figure size 350x250 with 1 Axes>"
-
-
-def test_live_plot_outside_ipython_shows_nothing(capsys):
-    assert not live.in_ipython_kernel()
-    board = live.LivePlot()
-    board.add(1, (1.0, 0.5, 0.5))
-    assert board._handle is None
-    assert capsys.readouterr().out == ""
 
 
 def test_show_images_titles_each_image_with_its_class():

@@ -4,10 +4,12 @@ in every mode, and its refusal of a bad mode."""
 import re
 from pathlib import Path
 
+import numpy as onp
 import pytest
 from runmode import clear_run_env, set_mode
 
 from bnlesson.core import notebook
+from bnlesson.core.notebook import rounded
 
 SANITIZE = Path(__file__).parents[1] / "sanitize.cfg"
 
@@ -57,3 +59,22 @@ def test_setup_in_a_bad_mode_stops_with_the_message(monkeypatch):
     set_mode(monkeypatch, "live", "1")
     with pytest.raises(ValueError, match="unset BNLESSON_FAST"):
         setup()
+
+
+# --- rounded: printed numbers that read the same on every run -----------------
+
+
+def test_rounded_gives_plain_decimals_without_a_negative_zero():
+    from mxnet import np
+
+    values = rounded(np.array([-1e-9, 1.23456, -2.0004, 0.5]))
+    assert isinstance(values, onp.ndarray) and values.dtype == onp.float64
+    assert values.tolist() == [0.0, 1.235, -2.0, 0.5]
+    # -1e-9 rounds to -0.0, which prints "-0." on one run and "0." on another.
+    assert not onp.signbit(values).tolist()[0]
+    assert str(rounded(-1e-9)) == "0.0"
+
+
+def test_rounded_takes_lists_and_other_precisions():
+    assert rounded([0.12345, -0.00004], decimals=4).tolist() == [0.1234, 0.0]
+    assert rounded(2.5, decimals=0) == 2.0  # NumPy rounds halves to even

@@ -293,3 +293,26 @@ def test_first_steps_gradient_panels_share_a_log_axis_and_saturation_is_in_perce
     line = axes[2].get_lines()[0]
     assert line.get_label() == "without batch norm"
     assert_allclose(line.get_ydata(), [0.0, 20.0, 30.0])
+
+
+# --- plot_bench --------------------------------------------------------------
+
+
+def test_bench_bars_read_top_down_in_the_reports_order_with_their_ratios():
+    from bnlesson.experiments import bench
+
+    # 256 images timed: 0.5 s plain, 1.5 s scratch, 0.75 s gluon.
+    report = {
+        "rows": bench.report_rows({"plain": 0.5, "scratch": 1.5, "gluon": 0.75}, 256)
+    }
+    ax = plots.plot_bench(report)
+    bars = sorted(ax.patches, key=lambda bar: -bar.get_y())  # top bar first
+    assert [tick.get_text() for tick in ax.get_yticklabels()][::-1] == [
+        "plain", "scratch", "gluon",
+    ]  # fmt: skip
+    # Seconds per 60,000-image epoch: t * 60000 / 256.
+    assert_allclose([bar.get_width() for bar in bars], [117.1875, 351.5625, 175.78125])
+    labels = [text.get_text() for text in ax.texts]
+    assert labels == ["1.50x", "3.00x", "1.00x"]  # bottom up: gluon, scratch, plain
+    assert ax.get_xlim() == (0, pytest.approx(351.5625 * 1.2))
+    assert tuple(ax.figure.get_size_inches()) == pytest.approx((6, 0.4 * 3 + 0.8))

@@ -88,7 +88,7 @@ def _financial(name):
 
 
 #: Every name MXNet 1.9.1 reads from numpy that some numpy >= 1.24 lacks, and
-#: how to rebuild it from the installed numpy. tests/test_compat.py checks
+#: how to rebuild it from the installed numpy. tests/env/test_compat.py checks
 #: this against MXNet's source, both ways.
 RESTORED = {
     # Builtin aliases, removed in 1.24 (numpy 2 has its own ``numpy.bool``).

@@ -3,7 +3,7 @@
 A lesson ``notebooks/NN_name.ipynb`` with exercises may have its solutions in
 ``notebooks/solutions/NN_name_solutions.ipynb``. Adding that file is all it
 takes: ``make test`` runs it under nbval, ``make run`` re-executes it,
-tests/test_notebooks.py checks it is committed executed, and this module
+tests/notebooks/test_notebooks.py checks it is committed executed, and this module
 checks that the lesson and the solutions point at each other and that every
 exercise has an answer that asserts something.
 """

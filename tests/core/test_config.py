@@ -1,43 +1,23 @@
-"""Run modes: which mode the environment asks for, what each mode picks,
-the line that names it, and live mode's data subset (issue 15)."""
+"""Run modes: which mode the environment asks for, what make makes of MODE,
+and the device the lessons train on (``bnlesson.core.config``)."""
 
-import re
 import shutil
 import subprocess
-from pathlib import Path
 
-import numpy as onp
+import mxnet as mx
 import pytest
+from d2l import mxnet as d2l
+from runmode import clear_run_env, set_mode
 
-from bnlesson import data
-from bnlesson.core import config, notebook
+from bnlesson.core import config
 
 from nbutil import ROOT
-
-SANITIZE = Path(__file__).parents[1] / "sanitize.cfg"
 
 
 @pytest.fixture(autouse=True)
 def _no_mode(monkeypatch):
-    """Each test starts with neither variable set, whatever the shell had."""
-    monkeypatch.delenv("BNLESSON_MODE", raising=False)
-    monkeypatch.delenv("BNLESSON_FAST", raising=False)
-
-
-def setup():
-    """notebook.setup() without its PNG switch: outside a kernel that creates
-    IPython's global shell, after which matplotlib 3.7.2 fails to switch
-    backends (backend2gui) in every later test of the session."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(notebook, "use_png", lambda: None)
-        notebook.setup()
-
-
-def _env(monkeypatch, mode=None, fast=None):
-    if mode is not None:
-        monkeypatch.setenv("BNLESSON_MODE", mode)
-    if fast is not None:
-        monkeypatch.setenv("BNLESSON_FAST", fast)
+    """Each test starts with no run variable set, whatever the shell had."""
+    clear_run_env(monkeypatch)
 
 
 @pytest.mark.parametrize(
@@ -60,7 +40,7 @@ def _env(monkeypatch, mode=None, fast=None):
     ],
 )
 def test_the_environment_names_the_mode(monkeypatch, mode, fast, expected):
-    _env(monkeypatch, mode, fast)
+    set_mode(monkeypatch, mode, fast)
     assert config.mode() == expected
     assert config.fast_mode() == (expected == "fast")
     assert config.live_mode() == (expected == "live")
@@ -68,7 +48,7 @@ def test_the_environment_names_the_mode(monkeypatch, mode, fast, expected):
 
 @pytest.mark.parametrize("name", ["quick", "lve", "1", "fast,live"])
 def test_an_unknown_mode_is_refused_saying_which_exist(monkeypatch, name):
-    _env(monkeypatch, name)
+    set_mode(monkeypatch, name)
     with pytest.raises(ValueError) as err:
         config.mode()
     message = str(err.value)
@@ -78,7 +58,7 @@ def test_an_unknown_mode_is_refused_saying_which_exist(monkeypatch, name):
 
 @pytest.mark.parametrize("name", ["full", "live"])
 def test_two_modes_at_once_are_refused_saying_what_to_unset(monkeypatch, name):
-    _env(monkeypatch, name, "1")
+    set_mode(monkeypatch, name, "1")
     for ask in (config.mode, config.fast_mode, config.live_mode):
         with pytest.raises(ValueError, match="ask for two run modes") as err:
             ask()
@@ -88,7 +68,7 @@ def test_two_modes_at_once_are_refused_saying_what_to_unset(monkeypatch, name):
 
 @pytest.mark.parametrize("fast", ["yes", "TRUE", " on"])
 def test_the_two_modes_message_quotes_the_fast_value_that_was_set(monkeypatch, fast):
-    _env(monkeypatch, "live", fast)
+    set_mode(monkeypatch, "live", fast)
     with pytest.raises(ValueError) as err:
         config.mode()
     assert str(err.value).startswith(
@@ -109,7 +89,7 @@ def test_the_two_modes_message_quotes_the_fast_value_that_was_set(monkeypatch, f
 def test_the_documented_fast_values_are_accepted_in_any_case(
     monkeypatch, fast, expected
 ):
-    _env(monkeypatch, fast=fast)
+    set_mode(monkeypatch, fast=fast)
     assert config.mode() == expected
 
 
@@ -117,7 +97,7 @@ def test_the_documented_fast_values_are_accepted_in_any_case(
 @pytest.mark.parametrize("mode", [None, "full"])
 def test_a_fast_value_that_is_not_documented_is_refused(monkeypatch, mode, fast):
     # Before, anything but 0/false/no/off meant fast: `n` and `fasle` too.
-    _env(monkeypatch, mode, fast)
+    set_mode(monkeypatch, mode, fast)
     with pytest.raises(ValueError) as err:
         config.mode()
     assert str(err.value) == (
@@ -141,7 +121,7 @@ def make_mode(value: str) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize("value", ["Live", "LIVE", "live", "Fast", "FULL"])
 def test_make_takes_a_mode_in_any_case_as_the_environment_does(monkeypatch, value):
     # One rule for both: BNLESSON_MODE=LIVE was accepted, MODE=Live refused.
-    _env(monkeypatch, value)
+    set_mode(monkeypatch, value)
     result = make_mode(value)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == f"[{config.mode()}]" == f"[{value.lower()}]"
@@ -150,7 +130,7 @@ def test_make_takes_a_mode_in_any_case_as_the_environment_does(monkeypatch, valu
 @pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
 @pytest.mark.parametrize("value", ["quick", "live fast", "Lve"])
 def test_make_refuses_what_the_environment_refuses(monkeypatch, value):
-    _env(monkeypatch, value)
+    set_mode(monkeypatch, value)
     with pytest.raises(ValueError, match="is not a run mode"):
         config.mode()
     result = make_mode(value)
@@ -158,107 +138,41 @@ def test_make_refuses_what_the_environment_refuses(monkeypatch, value):
     assert f"MODE={value.lower()} is not a run mode" in result.stderr
 
 
-def _sanitized(text: str) -> str:
-    """Apply tests/sanitize.cfg's substitutions, as nbval does."""
-    rules = re.findall(r"regex: (.*)\nreplace: (.*)", SANITIZE.read_text())
-    for pattern, replacement in rules:
-        text = re.sub(pattern, replacement, text)
-    return text
+# --- the device ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("mode, fast", [(None, None), ("live", None), (None, "1")])
-def test_the_setup_line_names_the_versions_not_the_mode(
-    monkeypatch, capsys, mode, fast
-):
-    # A student reads the versions; the sizes say when they are smaller.
-    _env(monkeypatch, mode, fast)
-    setup()
-    line = capsys.readouterr().out
-    assert re.fullmatch(
-        r"Python 3\.\d+\.\d+, MXNet 1\.9\.1, d2l 1\.0\.3, numpy \d+\.\d+\.\d+\n",
-        line,
-    )
-    # nbval compares a fast or live run against the committed full run: the
-    # sanitizer makes the lines of any two Pythons equal.
-    full = "Python 3.11.7, MXNet 1.9.1, d2l 1.0.3, numpy 1.23.5\n"
-    assert _sanitized(line) == _sanitized(full)
-
-
-def test_setup_in_a_bad_mode_stops_with_the_message(monkeypatch):
-    _env(monkeypatch, "live", "1")
-    with pytest.raises(ValueError, match="unset BNLESSON_FAST"):
-        setup()
-
-
-# --- live mode's data: a class-balanced subset of the real files ----------
-
-# The first ten training labels in file order: ankle boot, t-shirt, t-shirt,
-# dress, t-shirt, pullover, sneaker, pullover, sandal, sandal (the files are
-# verified by hash, so every machine reads these).
-FIRST_TRAIN_LABELS = [9, 0, 0, 3, 0, 2, 7, 2, 5, 5]
-
-
-def _first_per_class(labels, per_class):
-    """The subset by a plain walk through the file: the reference."""
-    seen, keep = [0] * 10, []
-    for i, label in enumerate(labels.tolist()):
-        if seen[label] < per_class:
-            seen[label] += 1
-            keep.append(i)
-    return keep
-
-
-def test_live_mode_uses_the_default_balanced_subset(monkeypatch, capsys):
-    _env(monkeypatch, "live")
-    train, test = data.load_data_fashion_mnist(256)
-    assert capsys.readouterr().out == (
-        "Fashion-MNIST: 10000 training and 3000 test images "
-        "(live mode: a class-balanced subset)\n"
-    )
-    assert onp.bincount(train.y).tolist() == [1000] * 10
-    assert onp.bincount(test.y).tolist() == [300] * 10
-    assert len(train) == 40 and len(test) == 12  # ceil(10000 / 256), ceil(3000 / 256)
-
-
-def test_live_subset_is_the_first_images_of_each_class(monkeypatch, capsys):
-    _env(monkeypatch, "live")
-    train, test = data.load_data_fashion_mnist(100, live_per_class=(2, 3))
-    assert "20 training and 30 test images (live mode" in capsys.readouterr().out
-    X_all, y_all = data.load_arrays("train")
-    assert y_all[:10].tolist() == FIRST_TRAIN_LABELS
-    # By hand, two per class from the first ten labels: all but image 4, the
-    # third t-shirt.
-    keep = _first_per_class(y_all, 2)
-    assert [i for i in keep if i < 10] == [0, 1, 2, 3, 5, 6, 7, 8, 9]
-    assert train.y[:9].tolist() == [9, 0, 0, 3, 2, 7, 2, 5, 5]
-    assert (train.X == X_all[keep]).all() and train.y.tolist() == y_all[keep].tolist()
-    X_t, y_t = data.load_arrays("test")
-    assert test.y.tolist() == y_t[_first_per_class(y_t, 3)].tolist()
-    again, _ = data.load_data_fashion_mnist(100, live_per_class=(2, 3), seed=5)
-    assert (again.X == train.X).all()  # fixed, whatever the shuffling seed
-
-
-def test_the_live_subset_applies_only_in_live_mode(monkeypatch):
-    for mode, size in [("full", 60000), ("fast", 2560)]:
-        monkeypatch.setenv("BNLESSON_MODE", mode)
-        train, _ = data.load_data_fashion_mnist(
-            256, verbose=False, live_per_class=(3, 2)
-        )
-        assert train.num_examples == size
+def test_without_a_choice_the_device_is_d2ls(monkeypatch):
+    assert config.default_device() == d2l.try_gpu()
 
 
 @pytest.mark.parametrize(
-    "per_class, match",
-    [
-        ((7000, 300), "6000 training images of each class"),
-        ((1000, 1001), "1000 test images of each class"),
-        ((0, 300), "at least 1"),
-        ((1000, -5), "at least 1"),
-        ((1000,), "two numbers"),
-        ((1.5, 300), "whole numbers"),
-    ],
-)
-def test_an_impossible_live_subset_is_refused(monkeypatch, per_class, match):
-    _env(monkeypatch, "live")
-    with pytest.raises(ValueError, match=match):
-        data.load_data_fashion_mnist(256, verbose=False, live_per_class=per_class)
+    "value, expected",
+    [("cpu", mx.cpu(0)), ("cpu:1", mx.cpu(1)), ("CPU(1)", mx.cpu(1)),
+     (" cpu:2 ", mx.cpu(2))],
+)  # fmt: skip
+def test_the_environment_names_the_device(monkeypatch, value, expected):
+    monkeypatch.setenv("BNLESSON_DEVICE", value)
+    assert config.default_device() == expected
+
+
+@pytest.mark.parametrize("value", ["tpu", "cpu1x", "1", "cpu:-1"])
+def test_a_name_that_is_not_a_device_is_refused(monkeypatch, value):
+    monkeypatch.setenv("BNLESSON_DEVICE", value)
+    with pytest.raises(ValueError, match="is not a device: use cpu, cpu:1"):
+        config.default_device()
+
+
+def test_a_gpu_mxnet_does_not_see_is_refused(monkeypatch):
+    monkeypatch.setenv("BNLESSON_DEVICE", f"gpu:{mx.context.num_gpus()}")
+    with pytest.raises(ValueError, match="but MXNet sees"):
+        config.default_device()
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+def test_make_hands_the_device_to_the_notebooks():
+    result = subprocess.run(
+        ["make", "-n", "--no-print-directory", "test", "DEVICE=cpu:1"],
+        cwd=ROOT, capture_output=True, text=True,
+    )  # fmt: skip
+    line = next(ln for ln in result.stdout.splitlines() if "-m pytest" in ln)
+    assert line.startswith("BNLESSON_DEVICE=cpu:1 BNLESSON_FAST=1 "), line

@@ -1,26 +1,22 @@
-"""A lesson's sizes: written once in plain numbers, smaller in class and CI;
-and the device the lessons train on (issue 21)."""
+"""A lesson's sizes: written once in plain numbers, smaller in class and CI
+(``bnlesson.core.sizes``, issue 21)."""
 
 import ast
-import shutil
-import subprocess
 
-import mxnet as mx
 import pytest
-from d2l import mxnet as d2l
+from runmode import clear_run_env
 
 from bnlesson import data
-from bnlesson.core import config, sizes
+from bnlesson.core import sizes
 
-from nbutil import NOTEBOOKS, ROOT, SOLUTIONS, code_cells
+from nbutil import NOTEBOOKS, SOLUTIONS, code_cells
 
 TABLE = {"99": {"live": {"num_epochs": 3}, "fast": {"num_epochs": 1, "steps": 2}}}
 
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch):
-    for name in ("BNLESSON_MODE", "BNLESSON_FAST", "BNLESSON_DEVICE"):
-        monkeypatch.delenv(name, raising=False)
+    clear_run_env(monkeypatch)
 
 
 def test_full_size_returns_what_the_lesson_wrote(monkeypatch, capsys):
@@ -99,71 +95,3 @@ def test_the_tables_data_sizes_are_possible(key, mode):
         )
         assert train.num_examples == 10 * per_class[0]
         assert test.num_examples == 10 * per_class[1]
-
-
-# --- the loader with an explicit per_class -----------------------------------
-
-
-def test_per_class_none_is_every_image_in_any_mode(monkeypatch, capsys):
-    monkeypatch.setenv("BNLESSON_MODE", "fast")
-    train, test = data.load_data_fashion_mnist(256, per_class=None)
-    assert (train.num_examples, test.num_examples) == (60000, 10000)
-    assert "(all images)" in capsys.readouterr().out
-
-
-def test_per_class_is_the_balanced_subset_the_live_mode_used(monkeypatch, capsys):
-    train, test = data.load_data_fashion_mnist(100, per_class=(2, 3))
-    assert (
-        "20 training and 30 test images (a class-balanced subset, 2 and 3 per class)"
-        in (capsys.readouterr().out)
-    )
-    monkeypatch.setenv("BNLESSON_MODE", "live")
-    ref_train, ref_test = data.load_data_fashion_mnist(
-        100, verbose=False, live_per_class=(2, 3)
-    )
-    assert (train.X == ref_train.X).all() and (test.y == ref_test.y).all()
-
-
-def test_an_impossible_per_class_is_refused_by_its_name():
-    with pytest.raises(ValueError, match="per_class asks for 7000 training"):
-        data.load_data_fashion_mnist(256, per_class=(7000, 10))
-
-
-# --- the device ---------------------------------------------------------------
-
-
-def test_without_a_choice_the_device_is_d2ls(monkeypatch):
-    assert config.default_device() == d2l.try_gpu()
-
-
-@pytest.mark.parametrize(
-    "value, expected",
-    [("cpu", mx.cpu(0)), ("cpu:1", mx.cpu(1)), ("CPU(1)", mx.cpu(1)),
-     (" cpu:2 ", mx.cpu(2))],
-)  # fmt: skip
-def test_the_environment_names_the_device(monkeypatch, value, expected):
-    monkeypatch.setenv("BNLESSON_DEVICE", value)
-    assert config.default_device() == expected
-
-
-@pytest.mark.parametrize("value", ["tpu", "cpu1x", "1", "cpu:-1"])
-def test_a_name_that_is_not_a_device_is_refused(monkeypatch, value):
-    monkeypatch.setenv("BNLESSON_DEVICE", value)
-    with pytest.raises(ValueError, match="is not a device: use cpu, cpu:1"):
-        config.default_device()
-
-
-def test_a_gpu_mxnet_does_not_see_is_refused(monkeypatch):
-    monkeypatch.setenv("BNLESSON_DEVICE", f"gpu:{mx.context.num_gpus()}")
-    with pytest.raises(ValueError, match="but MXNet sees"):
-        config.default_device()
-
-
-@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
-def test_make_hands_the_device_to_the_notebooks():
-    result = subprocess.run(
-        ["make", "-n", "--no-print-directory", "test", "DEVICE=cpu:1"],
-        cwd=ROOT, capture_output=True, text=True,
-    )  # fmt: skip
-    line = next(ln for ln in result.stdout.splitlines() if "-m pytest" in ln)
-    assert line.startswith("BNLESSON_DEVICE=cpu:1 BNLESSON_FAST=1 "), line

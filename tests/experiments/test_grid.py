@@ -1,4 +1,4 @@
-"""runs, run_grid and batch_statistics, on tiny nets and small slices of real data."""
+"""run_grid and batch_statistics, on tiny nets and small slices of real data."""
 
 import math
 import re
@@ -11,7 +11,7 @@ from numpy.testing import assert_allclose
 
 from bnlesson import data
 from bnlesson.experiments.grid import RESULT_COLUMNS, run_grid
-from bnlesson.experiments.runplan import label, runs
+from bnlesson.experiments.runplan import label
 from bnlesson.lesson05 import batch_statistics
 from bnlesson.training.history import History
 
@@ -38,34 +38,6 @@ def dense_net(run):
         net.add(nn.BatchNorm())
     net.add(nn.Dense(10))
     return net
-
-
-# --- runs --------------------------------------------------------------------
-
-
-def test_runs_are_the_product_last_setting_fastest():
-    plan = runs({"lr": [0.1, 1.0], "bn": [False, True]})
-    assert [tuple(r) for r in plan] == [
-        (0.1, False), (0.1, True), (1.0, False), (1.0, True),
-    ]  # fmt: skip
-    assert plan[1].lr == 0.1 and plan[1].bn is True
-    assert plan[1]._fields == ("lr", "bn")
-    assert label(plan[1]) == "lr=0.1, bn=True"
-
-
-def test_runs_accept_any_iterable_of_values():
-    plan = runs({"lr": (lr for lr in [0.1, 1.0]), "seed": range(2)})
-    assert [tuple(r) for r in plan] == [(0.1, 0), (0.1, 1), (1.0, 0), (1.0, 1)]
-
-
-@pytest.mark.parametrize(
-    "grid, match",
-    [({}, "non-empty dict"), ({"lr": []}, "is empty"), ({"act": "relu"}, r"\['relu'\]"),
-     ({"learning rate": [1]}, "identifiers"), ({"lr": 0.1}, "list of values")],
-)  # fmt: skip
-def test_bad_grids_are_explained(grid, match):
-    with pytest.raises(ValueError, match=match):
-        runs(grid)
 
 
 # --- run_grid ----------------------------------------------------------------

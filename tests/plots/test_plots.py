@@ -1,6 +1,4 @@
-"""LivePlot, plot_curves and plot_gamma_beta, drawn with the Agg backend."""
-
-import base64
+"""bnlesson.plots: the lessons' figures, drawn with the Agg backend."""
 
 import matplotlib.pyplot as plt
 import numpy as onp
@@ -11,7 +9,6 @@ from numpy.testing import assert_allclose
 
 from bnlesson import plots
 from bnlesson.lesson02 import BatchNorm
-from bnlesson.training import live
 from bnlesson.training.history import History
 
 
@@ -89,66 +86,6 @@ def test_gamma_beta_bars(layer, channels, xlabel):
     assert_allclose(heights[0], gamma, rtol=1e-6)
     assert_allclose(heights[1], beta, rtol=1e-6)
     assert ax.get_xlabel() == xlabel and ax.get_title() == "BN 1"
-
-
-# --- LivePlot --------------------------------------------------------------
-
-
-class FakeDisplay:
-    def __init__(self):
-        self.calls = []
-
-    def __call__(self, bundle, raw, display_id):
-        self.calls.append(("display", bundle, display_id))
-        return self
-
-    def update(self, bundle, raw):
-        self.calls.append(("update", bundle, None))
-
-
-def test_live_plot_collects_points_and_skips_missing():
-    board = live.LivePlot(display=None)
-    board.add(1, (2.0, 0.3, None))
-    board.add(2, (1.0, 0.6, 0.7))
-    lines = board.ax.get_lines()
-    assert [line.get_label() for line in lines] == [
-        "train loss",
-        "train acc",
-        "test acc",
-    ]
-    assert [list(line.get_ydata()) for line in lines] == [[2.0, 1.0], [0.3, 0.6], [0.7]]
-    assert list(lines[2].get_xdata()) == [2]
-    with pytest.raises(ValueError, match="expected 3 values"):
-        board.add(3, (1.0,))
-
-
-def test_live_plot_is_not_a_pyplot_figure():
-    board = live.LivePlot()
-    board.add(1, (1.0, 0.5, 0.5))
-    assert plt.get_fignums() == [], "the inline backend would show it again"
-
-
-def test_live_plot_shows_once_then_updates_as_png():
-    fake = FakeDisplay()
-    board = live.LivePlot(legend=["a"], display=fake)
-    board.show()
-    board.add(1, [0.5])
-    board.add(2, [0.6])
-    assert [(kind, display_id) for kind, _, display_id in fake.calls] == [
-        ("display", True), ("update", None), ("update", None),
-    ]  # fmt: skip
-    for _, bundle, _ in fake.calls:
-        assert set(bundle) == {"image/png", "text/plain"}, "no SVG"
-        assert base64.b64decode(bundle["image/png"])[:8] == b"\x89PNG\r\n\x1a\n"
-        assert bundle["text/plain"] == "<Figure size 350x250 with 1 Axes>"
-
-
-def test_live_plot_outside_ipython_shows_nothing(capsys):
-    assert not live.in_ipython_kernel()
-    board = live.LivePlot()
-    board.add(1, (1.0, 0.5, 0.5))
-    assert board._handle is None
-    assert capsys.readouterr().out == ""
 
 
 def test_show_images_titles_each_image_with_its_class():
@@ -356,3 +293,26 @@ def test_first_steps_gradient_panels_share_a_log_axis_and_saturation_is_in_perce
     line = axes[2].get_lines()[0]
     assert line.get_label() == "without batch norm"
     assert_allclose(line.get_ydata(), [0.0, 20.0, 30.0])
+
+
+# --- plot_bench --------------------------------------------------------------
+
+
+def test_bench_bars_read_top_down_in_the_reports_order_with_their_ratios():
+    from bnlesson.experiments import bench
+
+    # 256 images timed: 0.5 s plain, 1.5 s scratch, 0.75 s gluon.
+    report = {
+        "rows": bench.report_rows({"plain": 0.5, "scratch": 1.5, "gluon": 0.75}, 256)
+    }
+    ax = plots.plot_bench(report)
+    bars = sorted(ax.patches, key=lambda bar: -bar.get_y())  # top bar first
+    assert [tick.get_text() for tick in ax.get_yticklabels()][::-1] == [
+        "plain", "scratch", "gluon",
+    ]  # fmt: skip
+    # Seconds per 60,000-image epoch: t * 60000 / 256.
+    assert_allclose([bar.get_width() for bar in bars], [117.1875, 351.5625, 175.78125])
+    labels = [text.get_text() for text in ax.texts]
+    assert labels == ["1.50x", "3.00x", "1.00x"]  # bottom up: gluon, scratch, plain
+    assert ax.get_xlim() == (0, pytest.approx(351.5625 * 1.2))
+    assert tuple(ax.figure.get_size_inches()) == pytest.approx((6, 0.4 * 3 + 0.8))

@@ -1,0 +1,120 @@
+"""What the training loop measures (``bnlesson.training.metrics``): an
+epoch's sums kept on the device, checked against sums read after every step;
+the device of a net; whether it has batch norm.
+
+``evaluate_accuracy`` (counted by hand) and ``check_data`` (through ``train``)
+are tested in tests/lessons/test_lesson03_train.py."""
+
+import mxnet as mx
+import numpy as onp
+import pytest
+from mxnet import autograd, np
+from mxnet.gluon import nn
+
+from bnlesson import data
+from bnlesson.lesson02 import BatchNorm
+from bnlesson.training.divergence import TrainingDiverged
+from bnlesson.training.history import History, progress_of
+from bnlesson.training.metrics import EpochMeter, has_batch_norm, parameter_device
+from bnlesson.training.sgd import sgd_setup
+
+DEVICE = mx.cpu()
+
+
+@pytest.fixture(scope="module")
+def batches():
+    """Three batches of 8 real test images, flattened, and their labels."""
+    X, y = data.load_arrays("test")
+    X = X[:24].reshape(24, -1)
+    return [(np.array(X[i : i + 8]), np.array(y[i : i + 8])) for i in range(0, 24, 8)]
+
+
+def epoch(net, trainer, loss, batches):
+    """One SGD epoch measured by an EpochMeter, and by reading every step."""
+    meter = EpochMeter(net, DEVICE)
+    loss_sum = correct = 0.0
+    for X, y in batches:
+        with autograd.record():
+            y_hat = net(X)
+            l = loss(y_hat, y)  # noqa: E741 - d2l's name for the losses
+        l.backward()
+        trainer.step(X.shape[0])
+        meter.add(X, y, y_hat, l)
+        loss_sum += float(l.sum())
+        correct += float((y_hat.argmax(axis=1).astype("int32") == y).sum())
+    return meter, loss_sum, correct
+
+
+def test_an_epochs_sums_equal_those_read_after_every_step(batches):
+    net = nn.Dense(10)
+    trainer, loss = sgd_setup(net, 0.1, DEVICE)
+    history = History()
+    for number in (1, 2):
+        meter, loss_sum, correct = epoch(net, trainer, loss, batches)
+        planned = " of 2" if number > 1 else ""  # known once an epoch finished
+        assert (
+            str(progress_of(net))
+            == f"stopped after 3 batches of epoch {number}{planned}"
+        )
+        meter.finish(history, number, 2, lr=0.1)
+        assert history.loss[-1] == pytest.approx(loss_sum / 24, rel=1e-6)
+        assert history.train_acc[-1] == correct / 24
+        assert str(progress_of(net)) == f"stopped after epoch {number} of 2"
+    assert len(history.seconds) == 2 and min(history.seconds) > 0
+    # 48 examples over both epochs' training seconds.
+    assert history.examples_per_sec == pytest.approx(48 / sum(history.seconds))
+    assert progress_of(net).finished and progress_of(net).history is history
+
+
+def test_an_epoch_without_batches_is_explained():
+    net = nn.Dense(10)
+    sgd_setup(net, 0.1, DEVICE)
+    with pytest.raises(ValueError, match="train_iter yielded no batches in epoch 3"):
+        EpochMeter(net, DEVICE).finish(History(), 3, 5, lr=0.1)
+
+
+def test_a_loss_gone_nan_stops_the_epoch_saying_what_and_where(batches):
+    net = nn.Dense(10)
+    trainer, loss = sgd_setup(net, 0.1, DEVICE)
+    X, y = batches[1]
+    bad = X.copy()
+    bad[0, 0] = onp.nan
+    meter, _, _ = epoch(net, trainer, loss, [batches[0], (bad, y), batches[2]])
+    history = History()
+    with pytest.raises(TrainingDiverged) as err:
+        meter.finish(history, 1, 1, lr=0.1)
+    assert (err.value.cause, err.value.batch, err.value.epoch) == ("inputs", 2, 1)
+    assert err.value.history is history and history.loss == []
+    # The net still reads as stopped inside the epoch that diverged.
+    assert str(progress_of(net)) == "stopped after 3 batches of epoch 1"
+
+
+def test_a_net_is_where_its_first_parameter_is(monkeypatch):
+    net = nn.Dense(3, in_units=2)
+    net.initialize(ctx=mx.cpu(1))
+    assert parameter_device(net) == mx.cpu(1)
+    # Without parameters: the lessons' device.
+    monkeypatch.setenv("BNLESSON_DEVICE", "cpu:2")
+    assert parameter_device(nn.Activation("relu")) == mx.cpu(2)
+
+
+def nested(*layers):
+    inner = nn.Sequential()
+    inner.add(*layers)
+    outer = nn.Sequential()
+    outer.add(nn.Dense(4), inner)
+    return outer
+
+
+@pytest.mark.parametrize(
+    "net, expected",
+    [(nn.BatchNorm(), True), (BatchNorm(4, 2), True),
+     (nested(nn.Dense(4), nn.BatchNorm()), True),
+     (nested(nn.Dense(4), BatchNorm(4, 2)), True),
+     (nested(nn.Dense(4), nn.LayerNorm()), False),
+     (nested(nn.Dense(4), nn.Activation("sigmoid")), False), (nn.Dense(3), False)],
+    ids=["gluon", "scratch", "nested gluon", "nested scratch", "layer norm",
+         "plain", "dense"],
+)  # fmt: skip
+def test_batch_norm_is_found_at_any_depth(net, expected):
+    assert has_batch_norm(net) is expected

@@ -271,4 +271,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     print(f"Fashion-MNIST verified in {folder}")
     return 0
-

@@ -15,8 +15,15 @@ import zlib
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from bnlesson.data.files import FILES, DataError, _check, _file_in, _how_to_fix, cache_dir
 from bnlesson.core.fetch import DownloadFailed, download_to
+from bnlesson.data.files import (
+    FILES,
+    DataError,
+    _check,
+    _file_in,
+    _how_to_fix,
+    cache_dir,
+)
 
 #: The dataset's public mirrors, tried in order; each serves ``<name>.gz``.
 MIRRORS = (

@@ -13,10 +13,11 @@ from typing import Callable
 from mxnet import autograd
 from mxnet.gluon import nn
 
-from bnlesson.core.config import default_device
+from bnlesson.core.config import default_device, device_or_default
 from bnlesson.lesson02 import CHANNELS_LAST_HINT, BatchNorm
 from bnlesson.training.history import History, warn_if_unfinished
 from bnlesson.training.live import training_plot
+from bnlesson.training.loop import StepLog, Watcher, sgd_steps
 from bnlesson.training.metrics import EpochMeter, check_data, evaluate_accuracy
 from bnlesson.training.sgd import sgd_setup
 
@@ -320,7 +321,8 @@ def first_steps(net, train_iter, lr: float, num_steps: int, device=None) -> tupl
     r"""Weight-gradient norms and saturated sigmoids over the first SGD steps.
 
     Trains `net` as :func:`train` does (fresh weights, SGD at rate `lr`) for
-    `num_steps` batches of `train_iter` and, at each step, before the update,
+    the first `num_steps` batches of one pass over `train_iter` (the shared
+    :func:`bnlesson.training.loop.sgd_steps`) and, at each step, before the update,
     records the norm :math:`\lVert \nabla_W \ell \rVert_2` of the gradient of
     the mean loss with respect to each convolutional or dense layer's
     weight, and the fraction of each sigmoid's outputs :math:`s` with
@@ -331,32 +333,51 @@ def first_steps(net, train_iter, lr: float, num_steps: int, device=None) -> tupl
     grad_norms, saturated : pandas.DataFrame
         Indexed by ``step`` (from 1); one column per weight layer (``"conv
         1"`` ... ``"dense 3"``), one per sigmoid (``"sigmoid 1"`` ...).
-    """
-    import pandas as pd
 
-    device = default_device() if device is None else device
+    Raises
+    ------
+    bnlesson.training.divergence.TrainingDiverged
+        At the first step whose loss is not finite; its ``history`` holds
+        the two tables so far, that step included.
+    """
+    device = device_or_default(device)
     trainer, loss = sgd_setup(net, lr, device)
-    weighted = [b for b in net if isinstance(b, (nn.Conv2D, nn.Dense))]
-    names = [("conv" if isinstance(b, nn.Conv2D) else "dense") for b in weighted]
-    names = [f"{n} {names[: i + 1].count(n)}" for i, n in enumerate(names)]
-    grads, saturated = [], []
-    for step, (X, y) in enumerate(train_iter, start=1):
-        X, y = X.as_in_ctx(device), y.as_in_ctx(device)
-        with autograd.record():
-            out, sigmoids = X, []
-            for block in net:
-                out = block(out)
-                if isinstance(block, nn.Activation):
-                    sigmoids.append(out)
-            l = loss(out, y).mean()  # the mean's gradient is what SGD applies
-        l.backward()
-        grads.append([float((b.weight.grad() ** 2).sum() ** 0.5) for b in weighted])
-        saturated.append([float(((s < SATURATED) | (s > 1 - SATURATED)).mean())
-                          for s in sigmoids])  # fmt: skip
-        trainer.step(1)  # already divided by the batch size
-        if step == num_steps:
-            break
-    index = pd.RangeIndex(1, len(grads) + 1, name="step")
-    columns = [f"sigmoid {i}" for i in range(1, len(sigmoids) + 1)]
-    return (pd.DataFrame(grads, index=index, columns=names),
-            pd.DataFrame(saturated, index=index, columns=columns))  # fmt: skip
+    watcher = _FirstSteps(net)
+    sgd_steps(net, train_iter, num_steps, trainer, loss, device, watcher=watcher,
+              forward=watcher.forward, mean=True)  # fmt: skip
+    return watcher.frames()
+
+
+class _FirstSteps(Watcher):
+    """:func:`first_steps`' watcher: gradient norms and saturation before updates."""
+
+    def __init__(self, net):
+        self.net, self.log, self.sigmoids = net, StepLog(), []
+        self.weighted = [b for b in net if isinstance(b, (nn.Conv2D, nn.Dense))]
+        kinds = ["conv" if isinstance(b, nn.Conv2D) else "dense" for b in self.weighted]
+        self.names = [f"{n} {kinds[: i + 1].count(n)}" for i, n in enumerate(kinds)]
+
+    def forward(self, X):
+        """The net's scores, keeping every sigmoid's output on the way."""
+        out, self.sigmoids = X, []
+        for block in self.net:
+            out = block(out)
+            if isinstance(block, nn.Activation):
+                self.sigmoids.append(out)
+        return out
+
+    def before_update(self, step: int, loss) -> None:
+        grads = [float((b.weight.grad() ** 2).sum() ** 0.5) for b in self.weighted]
+        self.log.add("grad_norms", step, grads)
+        self.log.add("saturated", step, [
+            float(((s < SATURATED) | (s > 1 - SATURATED)).mean()) for s in self.sigmoids
+        ])  # fmt: skip
+
+    def so_far(self):
+        return self.frames() if "grad_norms" in self.log else None
+
+    def frames(self) -> tuple:
+        """The gradient norms and saturated fractions, one row per step."""
+        sigmoids = [f"sigmoid {i}" for i in range(1, len(self.sigmoids) + 1)]
+        return (self.log.frame("grad_norms", self.names),
+                self.log.frame("saturated", sigmoids))  # fmt: skip

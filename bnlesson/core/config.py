@@ -166,3 +166,8 @@ def default_device():
             "CUDA build (README, 'On a GPU')"
         )
     return mx.Context(kind, index)
+
+
+def device_or_default(device=None):
+    """`device`, or :func:`default_device` when it is None (a function's default)."""
+    return default_device() if device is None else device

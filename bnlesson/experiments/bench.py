@@ -28,7 +28,7 @@ from typing import Sequence
 
 from bnlesson import data, lesson03
 from bnlesson.core import config
-from bnlesson.core.config import default_device
+from bnlesson.core.config import device_or_default
 from bnlesson.lesson08 import FastBatchNorm
 
 BATCH_SIZE = 256
@@ -177,7 +177,7 @@ def run(
     networks = _checked_networks(networks)
     if num_batches < 1 or repeats < 1:
         raise ValueError("num_batches and repeats must be at least 1")
-    device = default_device() if device is None else device
+    device = device_or_default(device)
     batches = _subset(num_batches)
     passes = {"data pipeline": _pipeline_pass(batches, device)}
     for name in networks:

@@ -19,12 +19,12 @@ training infrastructure.
 from __future__ import annotations
 
 import itertools
-import numbers
 import time
 from typing import Iterable
 
 from mxnet import autograd, np, npx
 
+from bnlesson.core.arguments import check_whole
 from bnlesson.core.config import default_device
 from bnlesson.lesson07.network import layer_position, sigmoid_input
 from bnlesson.training.metrics import evaluate_accuracy
@@ -38,16 +38,10 @@ def record_steps(num_steps: int, every: int) -> list[int]:
     Every multiple of `every` up to `num_steps`, and `num_steps` itself, so
     that the trained network is always recorded.
     """
-    _check_positive_int("num_steps", num_steps)
-    _check_positive_int("every", every)
+    check_whole("num_steps", num_steps, "num_steps=1000")
+    check_whole("every", every, "every=100")
     steps = list(range(every, num_steps + 1, every))
     return steps if steps and steps[-1] == num_steps else [*steps, num_steps]
-
-
-def _check_positive_int(name: str, value) -> None:
-    whole = isinstance(value, numbers.Integral) and not isinstance(value, bool)
-    if not whole or value < 1:
-        raise ValueError(f"{name} must be a positive integer, not {value!r}")
 
 
 def _check_arguments(net, train_iter, probe, num_steps, lr, every) -> None:

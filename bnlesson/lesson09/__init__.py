@@ -320,9 +320,10 @@ def saturated_fraction(h, threshold: float = 0.97) -> float:
     If any output is NaN or infinite (a diverged network) the fraction is
     NaN, with a ``RuntimeWarning``: a NaN is neither saturated nor not, and
     counting it as "not saturated" would report a dead network as a healthy
-    one. It is not an error, because :func:`bnlesson.lesson09.runs.train_early`
-    calls this during a run, which keeps what it recorded before diverging
-    (as a diverged run's NaN loss or score does elsewhere).
+    one. It is not an error here: a run that calls this
+    (:func:`bnlesson.lesson09.runs.train_early`) reports the divergence
+    itself, at its next step, with what it recorded before
+    (:class:`bnlesson.training.divergence.TrainingDiverged`).
 
     Raises
     ------

@@ -12,28 +12,25 @@ r"""Lesson 09's training runs: what the instruments of :mod:`bnlesson.lesson09` 
 
 from __future__ import annotations
 
-import itertools
-import math
 import time
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 import numpy as onp
 import pandas as pd
-from mxnet import autograd, np
+from mxnet import np
 from mxnet.gluon import nn
 
-from bnlesson.core.config import default_device
-from bnlesson.lesson03 import batchnorm_layers
+from bnlesson.core.config import device_or_default
 from bnlesson.lesson07 import record_steps
-from bnlesson.lesson07.network import sigmoid_input
+from bnlesson.lesson07.network import sigmoid_input, sigmoid_positions
 from bnlesson.lesson09 import (
     layer_stats,
     probe_landscape,
     saturated_fraction,
     update_ratio,
 )  # fmt: skip
-from bnlesson.training.divergence import diverged
+from bnlesson.training.loop import StepLog, Watcher, endless, sgd_steps
 from bnlesson.training.metrics import evaluate_accuracy
 from bnlesson.training.recording import column_percentiles, drift
 from bnlesson.training.sgd import require_np, sgd_setup
@@ -74,11 +71,23 @@ class Watch:
     landscape: pd.DataFrame
     seconds: float
 
+    @classmethod
+    def from_log(cls, log: StepLog, name: str, seconds: float) -> Watch:
+        """The Watch of :func:`train_watching`'s log: its finished recordings."""
+        steps = log.steps("test_acc")
+        probes = log.values("landscape")
+        return cls(
+            name, steps, log.array("test_acc"), log.array("percentiles"),
+            onp.array(log.values("before", at=steps)),
+            pd.concat(probes, ignore_index=True) if probes else pd.DataFrame(),
+            seconds,
+        )  # fmt: skip
+
 
 def _start(net, probe, lr: float, device):
     """Initialize `net` as lesson 07 does; return the device-side probe and trainer."""
     require_np()
-    device = default_device() if device is None else device
+    device = device_or_default(device)
     trainer, loss = sgd_setup(net, lr, device)
     probe = np.array(probe, ctx=device)
     net(probe[:2])  # settle deferred shapes before anything reads the weights
@@ -120,38 +129,39 @@ def train_watching(
     if landscape is not None:
         landscape = tuple(np.array(a, ctx=probe.ctx) for a in landscape)
     test = [(X.as_in_ctx(probe.ctx), y.as_in_ctx(probe.ctx)) for X, y in test_iter]
-    batches = itertools.chain.from_iterable(itertools.repeat(train_iter))
-    rows, probes = [], []
-    start = time.perf_counter()
-    for step in range(1, num_steps + 1):
-        if step in schedule:
-            before = _percentiles(net, probe, layer)
-        X, y = (a.as_in_ctx(probe.ctx) for a in next(batches))
-        with autograd.record():
-            loss = loss_fn(net(X), y)
-        loss.backward()
-        trainer.step(X.shape[0])
-        if step not in schedule:
-            continue
-        if not math.isfinite(mean_loss := loss.mean().item()):
-            raise diverged(
-                mean_loss, lr, step=step,
-                history=_watch(name, rows, probes, time.perf_counter() - start)
-                if rows else None,
-                has_batch_norm=bool(batchnorm_layers(net)),
-            )  # fmt: skip
-        acc = evaluate_accuracy(net, test, probe.ctx)
-        rows.append((step, acc, _percentiles(net, probe, layer), before))
-        if landscape is not None:
-            probes.append(probe_landscape(net, *landscape, etas).assign(step=step))
-    return _watch(name, rows, probes, time.perf_counter() - start)
+    watcher = _Watching(net, probe, layer, schedule, test, landscape, etas, name)
+    sgd_steps(net, endless(train_iter), num_steps, trainer, loss_fn, probe.ctx,
+              watcher=watcher, check_at=schedule)  # fmt: skip
+    return watcher.watch()
 
 
-def _watch(name: str, rows: list, probes: list, seconds: float) -> Watch:
-    """A Watch from the recordings (step, accuracy, percentiles, before)."""
-    steps, acc, percentiles, before = (onp.array(column) for column in zip(*rows))
-    frame = pd.concat(probes, ignore_index=True) if probes else pd.DataFrame()
-    return Watch(name, steps, acc, percentiles, before, frame, seconds)
+class _Watching(Watcher):
+    """:func:`train_watching`'s watcher: what it records at the scheduled steps."""
+
+    def __init__(self, net, probe, layer, schedule, test, landscape, etas, name):
+        self.net, self.probe, self.layer, self.schedule = net, probe, layer, schedule
+        self.test, self.landscape, self.etas, self.name = test, landscape, etas, name
+        self.log, self.start = StepLog(), time.perf_counter()
+
+    def before(self, step: int) -> None:
+        if step in self.schedule:
+            self.log.add("before", step, _percentiles(self.net, self.probe, self.layer))
+
+    def after(self, step: int, loss) -> None:
+        if step not in self.schedule:
+            return
+        net, log = self.net, self.log
+        log.add("test_acc", step, evaluate_accuracy(net, self.test, self.probe.ctx))
+        log.add("percentiles", step, _percentiles(net, self.probe, self.layer))
+        if self.landscape is not None:
+            frame = probe_landscape(net, *self.landscape, self.etas)
+            log.add("landscape", step, frame.assign(step=step))
+
+    def so_far(self) -> Watch | None:
+        return self.watch() if "test_acc" in self.log else None
+
+    def watch(self) -> Watch:
+        return Watch.from_log(self.log, self.name, time.perf_counter() - self.start)
 
 
 def instability(watch: Watch) -> pd.DataFrame:
@@ -221,31 +231,55 @@ def train_early(
     :math:`\|\Delta W\| / \|W\|`; before the first step and after every
     `every` steps, the saturated fraction of each hidden layer's sigmoids
     on the batch ``(X, y)``; after the last step, :func:`layer_stats` on it.
+
+    Raises
+    ------
+    ValueError
+        For a bad step count, interval or rate.
+    TrainingDiverged
+        At the first step whose loss is not finite; its ``history`` is the
+        :class:`Early` so far (without `activations` and `gradients`).
     """
-    record_steps(num_steps, every)  # both positive integers, or ValueError
+    record_steps(num_steps, every)  # both whole numbers of at least 1, or ValueError
     X, trainer, loss_fn = _start(net, X, lr, device)
-    y = np.array(y, ctx=X.ctx)
-    dense = [block.weight for block in net if isinstance(block, nn.Dense)]
-    names = [f"layer {i}" for i in range(1, len(dense) + 1)]
-    names[-1] += " (output)"
-    batches = itertools.chain.from_iterable(itertools.repeat(train_iter))
-    ratios, saturation = [], {}
-    for step in range(num_steps + 1):
-        if step % every == 0 or step == num_steps:
-            h, _ = layer_stats(net, X, y)
-            saturation[step] = [saturated_fraction(a) for a in h]
-        if step == num_steps:
-            break
-        Xb, yb = (a.as_in_ctx(X.ctx) for a in next(batches))
-        weights = [w.data().copy() for w in dense]
-        with autograd.record():
-            loss = loss_fn(net(Xb), yb)
-        loss.backward()
-        trainer.step(Xb.shape[0])
-        ratios.append([update_ratio(a, w.data()) for a, w in zip(weights, dense)])
-    activations, gradients = layer_stats(net, X, y)
-    index = pd.RangeIndex(1, num_steps + 1, name="step")
-    hidden = [f"layer {i}" for i in range(1, len(activations) + 1)]
-    sat = pd.DataFrame.from_dict(saturation, orient="index", columns=hidden)
-    return Early(pd.DataFrame(ratios, index=index, columns=names),
-                 sat.rename_axis("step"), activations, gradients)  # fmt: skip
+    watcher = _Early(net, X, np.array(y, ctx=X.ctx), every)
+    sgd_steps(net, endless(train_iter), num_steps, trainer, loss_fn, X.ctx,
+              watcher=watcher)  # fmt: skip
+    return watcher.early(num_steps)
+
+
+class _Early(Watcher):
+    """:func:`train_early`'s watcher: update ratios, and saturation every few steps."""
+
+    def __init__(self, net, X, y, every: int):
+        self.net, self.X, self.y, self.every, self.log = net, X, y, every, StepLog()
+        self.dense = [block.weight for block in net if isinstance(block, nn.Dense)]
+        self.names = [f"layer {i}" for i in range(1, len(self.dense) + 1)]
+        self.names[-1] += " (output)"
+
+    def _saturation(self, done: int) -> None:
+        h, _ = layer_stats(self.net, self.X, self.y)
+        self.log.add("saturation", done, [saturated_fraction(a) for a in h])
+
+    def before(self, step: int) -> None:
+        if (step - 1) % self.every == 0:
+            self._saturation(step - 1)
+        self.weights = [w.data().copy() for w in self.dense]
+
+    def after(self, step: int, loss) -> None:
+        ratios = [update_ratio(a, w.data()) for a, w in zip(self.weights, self.dense)]
+        self.log.add("update_ratios", step, ratios)
+
+    def so_far(self) -> Early:
+        return self._early([], [])
+
+    def early(self, num_steps: int) -> Early:
+        """The run's Early: the last saturation and layer statistics are taken now."""
+        self._saturation(num_steps)
+        return self._early(*layer_stats(self.net, self.X, self.y))
+
+    def _early(self, activations: list, gradients: list) -> Early:
+        hidden = range(1, len(sigmoid_positions(self.net)) + 1)
+        saturation = self.log.frame("saturation", [f"layer {i}" for i in hidden])
+        ratios = self.log.frame("update_ratios", self.names)
+        return Early(ratios, saturation, activations, gradients)

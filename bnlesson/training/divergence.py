@@ -14,11 +14,12 @@ cheaper than an ``isfinite`` reduction per array). A sum of squares is not
 finite when an element is NaN or infinite, or so large
 (:math:`|w| > 10^{19}`) that training is lost anyway.
 
-Every loop of the package that finds a non-finite loss raises the one
-:class:`TrainingDiverged`, built by :func:`diverged`: a loop that checks per
-epoch (:func:`bnlesson.lesson03.train`) names the epoch and, from its
-:class:`Trace`, the cause and batch; a loop that checks at recorded steps
-(Figure 1, lesson 09) names the step.
+Every loop of the package checks its loss with :func:`check`, the one place
+that decides training diverged, and raises the one :class:`TrainingDiverged`
+(built by :func:`diverged`): a loop that checks per epoch
+(:func:`bnlesson.lesson03.train`) names the epoch and, from its
+:class:`Trace`, the cause and batch; a loop that checks at steps (Figure 1,
+:func:`bnlesson.training.loop.sgd_steps`) names the step.
 """
 
 from __future__ import annotations
@@ -122,6 +123,60 @@ class Trace:
 
 def _finite(value) -> bool:
     return all(math.isfinite(v) for v in value.asnumpy().ravel())
+
+
+def check(
+    loss: float,
+    lr: float,
+    *,
+    params_finite: bool = True,
+    epoch: int | None = None,
+    step: int | None = None,
+    history=None,
+    trace: Trace | None = None,
+    net=None,
+    has_bn: bool | None = None,
+) -> float:
+    """Return `loss` if training is still finite, else raise :class:`TrainingDiverged`.
+
+    Training diverged when `loss` is NaN or infinite, or when
+    `params_finite` is False (a weight is, after the last update). The
+    error (:func:`diverged`) names the `epoch` or the `step`; the cause and
+    batch come from `trace` (:meth:`Trace.first_non_finite`), when given.
+    `history` is what the run recorded before, or a function returning it,
+    called only if training diverged. The advice depends on
+    `has_bn` (the net has batch norm), found in `net` (:func:`has_batch_norm`)
+    when None.
+    """
+    if math.isfinite(loss) and params_finite:
+        return loss
+    cause, batch = trace.first_non_finite() if trace is not None else (None, None)
+    if has_bn is None and net is not None:
+        has_bn = has_batch_norm(net)
+    raise diverged(
+        loss, lr, epoch=epoch, step=step, cause=cause, batch=batch,
+        history=history() if callable(history) else history, has_batch_norm=has_bn,
+    )  # fmt: skip
+
+
+def has_batch_norm(net) -> bool:
+    """Whether `net` holds a batch-norm layer: Gluon's, or one built like lesson 02's.
+
+    Known by what it keeps, moving statistics (``moving_mean`` and
+    ``moving_var``, lesson 02), or by being Gluon's ``nn.BatchNorm``: the
+    training layer cannot import the lessons' classes.
+    """
+    from mxnet.gluon import nn
+
+    if isinstance(net, nn.BatchNorm) or (
+        hasattr(net, "moving_mean") and hasattr(net, "moving_var")
+    ):
+        return True
+    # Gluon 1.x has no public accessor for the children of an arbitrary
+    # Block; `_children` is the ordered dict that `Sequential` itself uses.
+    return any(
+        has_batch_norm(child) for child in getattr(net, "_children", {}).values()
+    )
 
 
 def diverged(

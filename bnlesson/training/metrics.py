@@ -174,14 +174,10 @@ class EpochMeter:
                 f"train_iter yielded no batches in epoch {epoch}: it must give "
                 f"the same batches every time it is iterated"
             )
-        if not (math.isfinite(result.loss_sum) and result.params_finite):
-            if has_bn is None:
-                has_bn = has_batch_norm(self.net)
-            cause, batch = self.trace.first_non_finite()
-            raise divergence.diverged(
-                result.loss_sum, lr, epoch=epoch, history=history, cause=cause,
-                batch=batch, has_batch_norm=has_bn,
-            )  # fmt: skip
+        divergence.check(
+            result.loss_sum, lr, params_finite=result.params_finite, epoch=epoch,
+            history=history, trace=self.trace, net=self.net, has_bn=has_bn,
+        )  # fmt: skip
         _record(history, result)
         progress = self.progress
         progress.epoch, progress.num_epochs = epoch, num_epochs
@@ -197,23 +193,3 @@ def _record(history: History, result: Epoch) -> None:
     history.train_acc.append(result.correct / n)
     history.seconds.append(result.seconds)
     history.examples_per_sec = examples / sum(history.seconds)
-
-
-def has_batch_norm(net) -> bool:
-    """Whether `net` holds a batch-norm layer: Gluon's, or one built like lesson 02's.
-
-    Known by what it keeps, moving statistics (``moving_mean`` and
-    ``moving_var``, lesson 02), or by being Gluon's ``nn.BatchNorm``: the
-    training layer cannot import the lessons' classes.
-    """
-    from mxnet.gluon import nn
-
-    if isinstance(net, nn.BatchNorm) or (
-        hasattr(net, "moving_mean") and hasattr(net, "moving_var")
-    ):
-        return True
-    # Gluon 1.x has no public accessor for the children of an arbitrary
-    # Block; `_children` is the ordered dict that `Sequential` itself uses.
-    return any(
-        has_batch_norm(child) for child in getattr(net, "_children", {}).values()
-    )

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as onp
 import pandas as pd
 
-from bnlesson.training.divergence import diverged
+from bnlesson.training import divergence
 
 #: The percentiles the paper plots: a low one, the median and a high one.
 PERCENTILES = (15, 50, 85)
@@ -133,15 +133,14 @@ def check_loss(mean_loss: float, *, lr: float, step: int, rows: list,
                has_batch_norm: bool | None = None) -> float:  # fmt: skip
     """Return `mean_loss` if it is finite, else raise TrainingDiverged.
 
-    The error names the `step` and carries the `rows` recorded so far as a
-    :class:`Recording` (None when there are none) for plotting.
+    The error (:func:`bnlesson.training.divergence.check`) names the `step`
+    and carries the `rows` recorded so far as a :class:`Recording` (None
+    when there are none) for plotting.
     """
-    if math.isfinite(mean_loss):
-        return mean_loss
-    history = Recording.from_rows(rows, lr=lr) if rows else None
-    raise diverged(
-        mean_loss, lr, step=step, history=history, has_batch_norm=has_batch_norm
-    )
+    return divergence.check(
+        mean_loss, lr, step=step, has_bn=has_batch_norm,
+        history=lambda: Recording.from_rows(rows, lr=lr) if rows else None,
+    )  # fmt: skip
 
 
 def column_percentiles(values: onp.ndarray) -> onp.ndarray:

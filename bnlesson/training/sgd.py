@@ -14,14 +14,13 @@ that set-up, written once.
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Iterator, Sized
 
 from mxnet import gluon, init
 from mxnet.gluon import nn
 from mxnet.util import is_np_array
 
-from bnlesson.core.arguments import is_number, not_a_number
+from bnlesson.core.arguments import check_whole, is_number, not_a_number
 from bnlesson.training.history import forget_progress
 
 #: The largest float32 number: MXNet's optimizers keep the rate in float32.
@@ -39,11 +38,7 @@ def require_np() -> None:
 
 def check_num_epochs(num_epochs: int) -> None:
     """Refuse a number of epochs that is not a whole number of at least 1."""
-    whole = isinstance(num_epochs, numbers.Integral)
-    if not whole or isinstance(num_epochs, bool) or num_epochs < 1:
-        raise ValueError(
-            f"num_epochs must be a whole number of at least 1, not {num_epochs!r}"
-        )
+    check_whole("num_epochs", num_epochs, "num_epochs=10")
 
 
 def check_lr(lr: float) -> None:

@@ -150,7 +150,7 @@ def test_record_steps(num_steps, every, steps):
     "num_steps, every", [(0, 1), (5, 0), (5, 1.5), (True, 1), (5, None)]
 )
 def test_record_steps_refuses_bad_counts(num_steps, every):
-    with pytest.raises(ValueError, match="positive integer"):
+    with pytest.raises(ValueError, match="whole number of at least 1"):
         record_steps(num_steps, every)
 
 
@@ -284,8 +284,8 @@ def test_to_frame_and_steps_to_reach():
 
 @pytest.mark.parametrize(
     "kwargs, match",
-    [({"num_steps": 0}, "num_steps must be a positive integer"),
-     ({"every": 0}, "every must be a positive integer"),
+    [({"num_steps": 0}, "num_steps must be a whole number of at least 1"),
+     ({"every": 0}, "every must be a whole number of at least 1"),
      ({"lr": 0.0}, "lr must be a positive"), ({"lr": -1.0}, "lr must be a positive"),
      ({"probe": onp.zeros((0, FEATURES), onp.float32)}, "at least one input")],
 )  # fmt: skip

@@ -441,7 +441,7 @@ def test_early_run_records_every_layer(tiny):
 def test_early_run_refuses_bad_counts(tiny):
     X, y = tiny[0][:30], tiny[1][:30]
     for num_steps, every in [(5, 0), (0, 1)]:
-        with pytest.raises(ValueError, match="positive integer"):
+        with pytest.raises(ValueError, match="whole number of at least 1"):
             train_early(tiny_net(), batches(tiny), X, y, num_steps, 0.5, every)
 
 

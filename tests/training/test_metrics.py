@@ -13,9 +13,9 @@ from mxnet.gluon import nn
 
 from bnlesson import data
 from bnlesson.lesson02 import BatchNorm
-from bnlesson.training.divergence import TrainingDiverged
+from bnlesson.training.divergence import TrainingDiverged, has_batch_norm
 from bnlesson.training.history import History, progress_of
-from bnlesson.training.metrics import EpochMeter, has_batch_norm, parameter_device
+from bnlesson.training.metrics import EpochMeter, parameter_device
 from bnlesson.training.sgd import sgd_setup
 
 DEVICE = mx.cpu()

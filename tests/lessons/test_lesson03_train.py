@@ -1,4 +1,9 @@
-"""Lesson 03's train, evaluate_accuracy and History, on slices of Fashion-MNIST."""
+"""Lesson 03's train, on slices of Fashion-MNIST: its record, its printed lines,
+its devices, its divergence reports, an interrupted run, the data it refuses.
+
+What train is built on is tested in tests/training/: evaluate_accuracy and
+check_data in test_metrics.py, History in test_history.py, the live plot in
+test_live.py."""
 
 import math
 import re
@@ -6,24 +11,22 @@ import warnings
 
 import mxnet as mx
 import numpy as onp
-import pandas as pd
 import pytest
-from mxnet import autograd, gluon, npx
+import trainsets
+from mxnet import npx
 from mxnet.gluon import nn
-from numpy.testing import assert_equal
+from trainsets import BATCH, N_TEST, N_TRAIN, as_loader, as_mx_batches
 
 from bnlesson import data
 from bnlesson.core.config import default_device, set_seed
 from bnlesson.lesson03 import batchnorm_layers, lenet, train
 from bnlesson.lesson08 import FastBatchNorm
-from bnlesson.training import live
 from bnlesson.training.divergence import TrainingDiverged
-from bnlesson.training.history import History, UnfinishedTraining, progress_of
-from bnlesson.training.metrics import check_data, evaluate_accuracy
+from bnlesson.training.history import UnfinishedTraining, progress_of
+from bnlesson.training.metrics import evaluate_accuracy
 
 from nbutil import shown
 
-N_TRAIN, N_TEST, BATCH = 512, 256, 128
 LINE = re.compile(
     r"epoch (\d+), loss (\d+\.\d{4}), train acc ([01]\.\d{3}), "
     r"test acc ([01]\.\d{3}), time (\d+\.\d) sec"
@@ -33,21 +36,13 @@ LINE = re.compile(
 @pytest.fixture(scope="module")
 def arrays():
     """Two disjoint slices of the (small) test split: 512 to train, 256 to test."""
-    npx.set_np()  # module fixtures run before conftest's per-test set_np
-    X, y = data.load_arrays("test")
-    return (
-        X[:N_TRAIN],
-        y[:N_TRAIN],
-        X[N_TRAIN : N_TRAIN + N_TEST],
-        y[N_TRAIN : N_TRAIN + N_TEST],
-    )
+    return trainsets.disjoint_slices()
 
 
 @pytest.fixture
 def iters(arrays):
-    X, y, Xt, yt = arrays
-    set_seed(0)
-    return data.Batches(X, y, BATCH, shuffle=True), data.Batches(Xt, yt, BATCH)
+    """The slices as seeded (training, test) Batches of 128."""
+    return trainsets.seeded_batches(arrays)
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +64,7 @@ def gluon_run(arrays):
     return net, test_iter, history, out.getvalue()
 
 
-# --- History ---------------------------------------------------------------
+# --- a run's History and printed lines -------------------------------------
 
 
 def test_history_after_two_epochs(gluon_run):
@@ -116,22 +111,6 @@ def test_one_line_per_epoch_in_the_lecture_format(gluon_run):
 def test_quiet_run_prints_nothing(iters, capsys):
     train(lenet("none"), *iters, 1, 0.9, verbose=False, plot=False)
     assert capsys.readouterr().out == ""
-
-
-def test_history_properties_and_frame():
-    h = History(
-        loss=[1.0, 0.5, 0.4], train_acc=[0.5, 0.7, 0.8], test_acc=[0.6, 0.9, 0.8],
-        seconds=[9.0, 2.0, 3.0], lr=0.5, name="x",
-    )  # fmt: skip
-    assert (h.final_test_acc, h.best_test_acc, h.sec_per_epoch) == (0.8, 0.9, 3.0)
-    frame = h.to_frame()
-    assert isinstance(frame, pd.DataFrame)
-    assert list(frame.columns) == ["loss", "train_acc", "test_acc", "seconds"]
-    assert list(frame.index) == [1, 2, 3] and frame.index.name == "epoch"
-    assert frame.loc[2, "test_acc"] == 0.9
-    empty = History()
-    assert math.isnan(empty.final_test_acc) and math.isnan(empty.sec_per_epoch)
-    assert len(empty.to_frame()) == 0
 
 
 # --- devices and synchronisation -------------------------------------------
@@ -455,16 +434,6 @@ def test_a_learning_rate_that_is_not_a_number_is_refused_up_front(
 # --- data that training cannot use, refused before the first epoch ----------
 
 
-def as_mx_batches(X, y, size=BATCH):
-    return [(mx.np.array(X[i : i + size]), mx.np.array(y[i : i + size]))
-            for i in range(0, len(X), size)]  # fmt: skip
-
-
-def as_loader(X, y, size=BATCH, shuffle=False):
-    dataset = gluon.data.ArrayDataset(X, y)
-    return gluon.data.DataLoader(dataset, batch_size=size, shuffle=shuffle)
-
-
 def as_batches(X, y, size=BATCH):
     return data.Batches(X, y, size)
 
@@ -498,26 +467,6 @@ def test_labels_that_are_not_classes_are_refused_up_front(
     with pytest.raises(ValueError, match=re.escape(message)):
         train(lenet("none"), make(X, y), make(Xt, yt), 1, 0.9, plot=False)
     assert capsys.readouterr().out == "", "refused before any epoch"
-
-
-def test_test_labels_are_checked_too_and_whole_float_labels_accepted(arrays):
-    X, y, Xt, yt = arrays
-    yt = yt.copy()
-    yt[-1] = 10  # Batches: every label is checked, not just the first batch's
-    with pytest.raises(ValueError, match=r"test_iter's labels .* include 10"):
-        check_data(data.Batches(X, y, BATCH), data.Batches(Xt, yt, BATCH), 1)
-    floats = y.astype(onp.float32)  # 3.0 is class 3: nothing wrong
-    check_data(data.Batches(X, floats, BATCH), as_mx_batches(X, floats), 1)
-
-
-def test_a_data_loader_is_checked_without_changing_its_shuffles(arrays):
-    X, y, _, _ = arrays
-    loader = as_loader(X, y, shuffle=True)
-    set_seed(0)
-    expected = [labels.asnumpy() for _, labels in loader]
-    set_seed(0)
-    check_data(loader, loader, 1)
-    assert_equal([labels.asnumpy() for _, labels in loader], expected)
 
 
 def test_a_test_set_of_another_image_size_is_refused_before_training(arrays, capsys):
@@ -582,69 +531,3 @@ def test_images_in_another_layout_are_explained_to_the_scratch_lenet(
         train(lenet("scratch"), as_mx_batches(layout(X), y),
               as_mx_batches(layout(Xt), yt), 1, 0.9, plot=False)  # fmt: skip
     assert capsys.readouterr().out == ""
-
-
-# --- evaluate_accuracy -----------------------------------------------------
-
-
-class Oracle(nn.Block):
-    """Predicts the class written in the first feature; notes the autograd mode."""
-
-    def __init__(self):
-        super().__init__()
-        self.modes = []
-
-    def forward(self, X):
-        self.modes.append((autograd.is_training(), autograd.is_recording()))
-        return npx.one_hot(X[:, 0].astype("int32"), 10)
-
-
-def test_evaluate_accuracy_counts_by_hand():
-    predicted = onp.array([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 3], dtype=onp.float32)
-    labels = onp.array([0, 1, 2, 0, 0, 5, 6, 0, 8, 0, 3], dtype=onp.int32)
-    batches = data.Batches(predicted[:, None], labels, batch_size=4)  # 4, 4, 3
-    net = Oracle()
-    assert evaluate_accuracy(net, batches, mx.cpu()) == 7 / 11
-    with autograd.record():  # still prediction mode, nothing recorded
-        assert evaluate_accuracy(net, batches, mx.cpu(1)) == 7 / 11
-    assert net.modes == [(False, False)] * 6
-
-
-def test_evaluate_accuracy_refuses_empty_data():
-    with pytest.raises(ValueError, match="no examples"):
-        evaluate_accuracy(Oracle(), [], mx.cpu())
-
-
-# --- the live plot ---------------------------------------------------------
-
-
-class FakeDisplay:
-    def __init__(self):
-        self.shown, self.updates = [], []
-
-    def __call__(self, bundle, raw, display_id):
-        assert raw and display_id is True
-        self.shown.append(bundle)
-        return self
-
-    def update(self, bundle, raw):
-        self.updates.append(bundle)
-
-
-def test_live_plot_in_a_notebook_updates_one_output(iters, monkeypatch, capsys):
-    fake = FakeDisplay()
-    monkeypatch.setattr(live, "in_ipython_kernel", lambda: True)
-    monkeypatch.setattr(live, "_ipython_display", fake)
-    h = train(lenet("none"), *iters, 2, 0.9)  # plot=None: on in a kernel
-    assert len(fake.shown) == 1 and len(fake.updates) == 2, "shown once, then updated"
-    assert all(set(b) == {"image/png", "text/plain"} for b in fake.shown + fake.updates)
-    assert len(capsys.readouterr().out.splitlines()) == 2, "the printed lines survive"
-    assert h.test_acc
-
-
-def test_no_live_plot_outside_a_notebook(iters, monkeypatch, capsys):
-    fake = FakeDisplay()
-    monkeypatch.setattr(live, "_ipython_display", fake)
-    train(lenet("none"), *iters, 1, 0.9, plot=True)
-    assert fake.shown == [] and fake.updates == []
-    assert capsys.readouterr().out.startswith("epoch 1, ")

@@ -2,8 +2,14 @@
 
 Each definition the notebook shows is run from the notebook and compared
 with its package twin on the same inputs, and against a reference: PyTorch's
-documented rule, Gluon's own ``nn.BatchNorm``, or a hand computation.
+documented rule, Gluon's own ``nn.BatchNorm``, or a hand computation. The
+package's own helpers follow: the noise of batch statistics
+(``batch_statistics``, against theory and a direct computation) and the
+recomputed moving statistics (``refresh_running_stats``, against Gluon's rule
+by hand).
 """
+
+import re
 
 import mxnet as mx
 import numpy as onp
@@ -16,6 +22,7 @@ from numpy.testing import assert_allclose
 from bnlesson import lesson05
 from bnlesson.core.config import set_seed
 from bnlesson.data import Batches, balanced_subset, load_arrays
+from bnlesson.lesson05 import batch_statistics, refresh_running_stats
 
 from nbutil import shown
 
@@ -246,3 +253,118 @@ def test_running_stats_kept_puts_back_what_a_forward_pass_changed(lesson, where)
         else:
             assert (after[name] == 2.0).all() or "gamma" not in name, name
     assert (bn.gamma.data().asnumpy() == 2.0).all()
+
+
+# --- batch_statistics --------------------------------------------------------
+
+
+def first_layer_is_bn():
+    net = nn.HybridSequential()
+    net.add(nn.BatchNorm(), nn.Dense(2))
+    net.initialize()
+    return net
+
+
+def test_batch_noise_of_independent_values_follows_theory():
+    X = onp.random.default_rng(0).normal(3.0, 2.0, (20000, 4)).astype(onp.float32)
+    net = first_layer_is_bn()
+    noise = batch_statistics(net, net[0], X, [2, 8, 64], num_batches=2000)
+    assert list(noise.index) == [2, 8, 64]
+    b = noise.index.to_numpy()
+    assert_allclose(noise["mean_error"], 1 / onp.sqrt(b), rtol=0.06)
+    assert_allclose(noise["var_ratio"], (b - 1) / b, rtol=0.05)
+    assert_allclose(noise["mean_error_iid"], 1 / onp.sqrt(b))
+    assert (noise["values_per_example"] == 1).all()
+    assert noise["var_ratio_spread"].is_monotonic_decreasing
+
+
+def test_batch_noise_of_a_conv_input_matches_a_direct_computation():
+    rng = onp.random.default_rng(1)
+    X = rng.normal(size=(50, 3, 4, 4)) * onp.array([1.0, 2.0, 5.0])[:, None, None]
+    X = X.astype(onp.float32)
+    net = first_layer_is_bn()
+    noise = batch_statistics(net, net[0], X, [4], num_batches=30, seed=7)
+    mu, var = X.mean(axis=(0, 2, 3)), X.var(axis=(0, 2, 3))
+    draws = onp.random.default_rng(7)
+    errors, ratios = [], []
+    for _ in range(30):
+        batch = X[draws.choice(len(X), 4, replace=False)]
+        errors.append((batch.mean(axis=(0, 2, 3)) - mu) ** 2 / var)
+        ratios.append(batch.var(axis=(0, 2, 3)) / var)
+    assert_allclose(noise.loc[4, "mean_error"], onp.sqrt(onp.mean(errors)), rtol=1e-4)
+    assert_allclose(noise.loc[4, "var_ratio"], onp.mean(ratios), rtol=1e-4)
+
+
+def test_batch_noise_of_independent_pixels_counts_every_value_of_a_channel():
+    # each image gives a channel 4 x 4 = 16 values: with independent values
+    # the batch mean's error is 1/sqrt(16 b), not 1/sqrt(b)
+    X = onp.random.default_rng(3).normal(2.0, 3.0, (5000, 3, 4, 4))
+    net = first_layer_is_bn()
+    noise = batch_statistics(net, net[0], X.astype(onp.float32), [2, 8],
+                             num_batches=2000)  # fmt: skip
+    b = noise.index.to_numpy()
+    assert (noise["values_per_example"] == 16).all()
+    assert_allclose(noise["mean_error_iid"], 1 / onp.sqrt(16 * b))
+    assert_allclose(noise["mean_error"], 1 / onp.sqrt(16 * b), rtol=0.06)
+
+
+def test_batch_noise_skips_constant_channels_and_checks_arguments():
+    X = onp.random.default_rng(2).normal(size=(100, 3)).astype(onp.float32)
+    X[:, 1] = 5.0  # a dead unit
+    net = first_layer_is_bn()
+    noise = batch_statistics(net, net[0], X, [10])
+    assert onp.isfinite(noise.to_numpy()).all()
+    with pytest.raises(ValueError, match="between 2 and len"):
+        batch_statistics(net, net[0], X, [1])
+    with pytest.raises(ValueError, match=r"whole numbers between 2 .* not \[10.0\]"):
+        batch_statistics(net, net[0], X, [10.0])
+    with pytest.raises(ValueError, match="one of net's own layers"):
+        batch_statistics(net, nn.BatchNorm(), X, [2])
+
+
+# --- refresh_running_stats ---------------------------------------------------
+
+
+def test_refresh_recomputes_the_moving_statistics_weights_fixed():
+    rng = onp.random.default_rng(3)
+    batches = [rng.normal(2.0, 3.0, (16, 5)).astype(onp.float32) for _ in range(4)]
+    net = nn.HybridSequential()
+    net.add(nn.BatchNorm(), nn.Dense(3))
+    net.initialize()
+    net(np.array(batches[0]))
+    weights = net[1].weight.data().asnumpy().copy()
+    pairs = [(np.array(X), np.zeros(16)) for X in batches]
+    refresh_running_stats(net, pairs, num_batches=3)
+    # Gluon's rule (momentum 0.9 on the old value, biased variance), by hand
+    mean, var = onp.zeros(5), onp.ones(5)
+    for X in batches[:3]:
+        mean = 0.9 * mean + 0.1 * X.mean(axis=0)
+        var = 0.9 * var + 0.1 * X.var(axis=0)
+    assert_allclose(net[0].running_mean.data().asnumpy(), mean, rtol=1e-5)
+    assert_allclose(net[0].running_var.data().asnumpy(), var, rtol=1e-5)
+    assert onp.array_equal(net[1].weight.data().asnumpy(), weights)
+    assert not autograd.is_training()
+    with pytest.raises(ValueError, match="at least 1"):
+        refresh_running_stats(net, pairs, 0)
+
+
+@pytest.mark.parametrize("empty", [list, tuple, lambda: iter([])])
+def test_refresh_refuses_data_without_batches(empty):
+    net = nn.HybridSequential()
+    net.add(nn.BatchNorm(), nn.Dense(3))
+    net.initialize()
+    net(np.ones((4, 5)))
+    with pytest.raises(ValueError, match="data_iter holds no batches, so no running"):
+        refresh_running_stats(net, empty())
+    assert (net[0].running_mean.data() == 0).all()  # nothing changed
+
+
+@pytest.mark.parametrize("num_batches", [0, -1, 2.5, "3", float("nan"), True, None])
+def test_refresh_refuses_a_number_of_batches_that_is_not_a_count(num_batches):
+    net = nn.HybridSequential()
+    net.add(nn.BatchNorm(), nn.Dense(3))
+    net.initialize()
+    pairs = [(np.ones((4, 5)) * i, np.zeros(4)) for i in range(3)]
+    message = f"num_batches must be a whole number of at least 1, not {num_batches!r}"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        refresh_running_stats(net, pairs, num_batches)

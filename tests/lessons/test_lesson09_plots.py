@@ -7,7 +7,6 @@ import pytest
 from numpy.testing import assert_allclose
 
 from bnlesson.lesson09 import plots
-from bnlesson.plots import plot_percentiles
 
 
 @pytest.fixture(autouse=True)
@@ -28,18 +27,6 @@ def test_accuracy_curves_with_a_chance_line():
     assert len(styles) == 2, "two curves must not look alike"
     with pytest.raises(ValueError, match="3 values for 2 steps"):
         plots.plot_accuracy([10, 20], {"plain": [0.1, 0.2, 0.3]})
-
-
-def test_percentile_panels_share_their_y_axis():
-    p = onp.array([[-1.0, 0.0, 1.0], [-2.0, 0.5, 3.0]])
-    axes = plot_percentiles([1, 2], {"a": p, "b": p / 2})
-    assert [ax.get_title() for ax in axes] == ["a", "b"]
-    assert [list(line.get_ydata()) for line in axes[1].get_lines()] == [
-        [-0.5, -1.0], [0.0, 0.25], [0.5, 1.5],
-    ]  # fmt: skip
-    assert axes[0].get_ylim() == axes[1].get_ylim()
-    with pytest.raises(ValueError, match="expected shape"):
-        plot_percentiles([1, 2, 3], {"a": p})
 
 
 def probes():

@@ -208,15 +208,6 @@ def test_paper_figure1_refuses_mismatched_data():
         plots.plot_paper_figure1(steps[:2], {}, panels)
 
 
-def test_percentiles_share_one_range_on_axes_given_by_the_caller():
-    # the shared function of lessons 07 and 09: no sharey from subplots here
-    _, axes = plt.subplots(1, 2)
-    p = onp.array([[-1.0, 0.0, 1.0], [-2.0, 0.5, 3.0]])
-    plots.plot_percentiles([1, 2], {"a": p, "b": p * 4}, axes=axes)
-    assert axes[0].get_ylim() == axes[1].get_ylim()
-    assert axes[0].get_ylim()[1] > 12 and axes[0].get_xscale() == "linear"
-
-
 def test_the_plots_import_nothing_else_from_the_package():
     # They take plain data, so a change to a training loop or a data class
     # cannot break a figure (the package's own modules may import each other).
@@ -232,6 +223,30 @@ def test_the_plots_import_nothing_else_from_the_package():
                 assert sibling or not outside, f"{path.name} imports {module}"
             elif isinstance(node, ast.Import):
                 assert not any(a.name.startswith("bnlesson") for a in node.names)
+
+
+# --- plot_percentiles (lessons 07 and 09) ----------------------------------
+
+
+def test_percentile_panels_share_their_y_axis():
+    p = onp.array([[-1.0, 0.0, 1.0], [-2.0, 0.5, 3.0]])
+    axes = plots.plot_percentiles([1, 2], {"a": p, "b": p / 2})
+    assert [ax.get_title() for ax in axes] == ["a", "b"]
+    assert [list(line.get_ydata()) for line in axes[1].get_lines()] == [
+        [-0.5, -1.0], [0.0, 0.25], [0.5, 1.5],
+    ]  # fmt: skip
+    assert axes[0].get_ylim() == axes[1].get_ylim()
+    with pytest.raises(ValueError, match="expected shape"):
+        plots.plot_percentiles([1, 2, 3], {"a": p})
+
+
+def test_percentiles_share_one_range_on_axes_given_by_the_caller():
+    # the shared function of lessons 07 and 09: no sharey from subplots here
+    _, axes = plt.subplots(1, 2)
+    p = onp.array([[-1.0, 0.0, 1.0], [-2.0, 0.5, 3.0]])
+    plots.plot_percentiles([1, 2], {"a": p, "b": p * 4}, axes=axes)
+    assert axes[0].get_ylim() == axes[1].get_ylim()
+    assert axes[0].get_ylim()[1] > 12 and axes[0].get_xscale() == "linear"
 
 
 # --- plot_cost (lesson 04) --------------------------------------------------

@@ -1,12 +1,14 @@
-"""A run's record (``bnlesson.training.history``): the Progress a net keeps
-while it trains, and the warning when a half-trained net is read.
+"""A run's record (``bnlesson.training.history``): History's properties and
+table, the Progress a net keeps while it trains, and the warning when a
+half-trained net is read.
 
-History's properties and table are tested in
-tests/lessons/test_lesson03_train.py (test_history_properties_and_frame), and
-a real interrupted ``train`` there too; here each piece on its own."""
+The History a real ``train`` fills, and a real interrupted ``train``, are
+tested in tests/lessons/test_lesson03_train.py; here each piece on its own."""
 
+import math
 import warnings
 
+import pandas as pd
 import pytest
 from mxnet.gluon import nn
 
@@ -19,6 +21,27 @@ from bnlesson.training.history import (
     track_progress,
     warn_if_unfinished,
 )
+
+# --- History ---------------------------------------------------------------
+
+
+def test_history_properties_and_frame():
+    h = History(
+        loss=[1.0, 0.5, 0.4], train_acc=[0.5, 0.7, 0.8], test_acc=[0.6, 0.9, 0.8],
+        seconds=[9.0, 2.0, 3.0], lr=0.5, name="x",
+    )  # fmt: skip
+    assert (h.final_test_acc, h.best_test_acc, h.sec_per_epoch) == (0.8, 0.9, 3.0)
+    frame = h.to_frame()
+    assert isinstance(frame, pd.DataFrame)
+    assert list(frame.columns) == ["loss", "train_acc", "test_acc", "seconds"]
+    assert list(frame.index) == [1, 2, 3] and frame.index.name == "epoch"
+    assert frame.loc[2, "test_acc"] == 0.9
+    empty = History()
+    assert math.isnan(empty.final_test_acc) and math.isnan(empty.sec_per_epoch)
+    assert len(empty.to_frame()) == 0
+
+
+# --- Progress and the warning ----------------------------------------------
 
 
 @pytest.mark.parametrize(

@@ -1,11 +1,13 @@
 """The live training plot, ``bnlesson.training.live.LivePlot``: its lines, and
-how it shows itself in a notebook (once, then updated as PNG) and outside one."""
+how it shows itself in a notebook (once, then updated as PNG) and outside one;
+then the same seen through lesson 03's ``train``, which turns it on in a kernel."""
 
 import base64
 
 import matplotlib.pyplot as plt
 import pytest
 
+from bnlesson.lesson03 import lenet, train
 from bnlesson.training import live
 
 
@@ -20,15 +22,20 @@ def _agg_backend():
 
 
 class FakeDisplay:
+    """Stands for IPython's display: keeps each call, and what was shown and updated."""
+
     def __init__(self):
-        self.calls = []
+        self.calls, self.shown, self.updates = [], [], []
 
     def __call__(self, bundle, raw, display_id):
+        assert raw and display_id is True
         self.calls.append(("display", bundle, display_id))
+        self.shown.append(bundle)
         return self
 
     def update(self, bundle, raw):
         self.calls.append(("update", bundle, None))
+        self.updates.append(bundle)
 
 
 def test_live_plot_collects_points_and_skips_missing():
@@ -74,3 +81,25 @@ def test_live_plot_outside_ipython_shows_nothing(capsys):
     board.add(1, (1.0, 0.5, 0.5))
     assert board._handle is None
     assert capsys.readouterr().out == ""
+
+
+# --- through lesson 03's train ---------------------------------------------
+
+
+def test_live_plot_in_a_notebook_updates_one_output(iters, monkeypatch, capsys):
+    fake = FakeDisplay()
+    monkeypatch.setattr(live, "in_ipython_kernel", lambda: True)
+    monkeypatch.setattr(live, "_ipython_display", fake)
+    h = train(lenet("none"), *iters, 2, 0.9)  # plot=None: on in a kernel
+    assert len(fake.shown) == 1 and len(fake.updates) == 2, "shown once, then updated"
+    assert all(set(b) == {"image/png", "text/plain"} for b in fake.shown + fake.updates)
+    assert len(capsys.readouterr().out.splitlines()) == 2, "the printed lines survive"
+    assert h.test_acc
+
+
+def test_no_live_plot_outside_a_notebook(iters, monkeypatch, capsys):
+    fake = FakeDisplay()
+    monkeypatch.setattr(live, "_ipython_display", fake)
+    train(lenet("none"), *iters, 1, 0.9, plot=True)
+    assert fake.shown == [] and fake.updates == []
+    assert capsys.readouterr().out.startswith("epoch 1, ")

@@ -59,12 +59,13 @@ ARGS ?=
 # make test, unit and lesson run pytest on every core (pytest-xdist), at most
 # 4 workers (each holds MXNet, and a notebook's kernel besides); JOBS=0 runs
 # in one process. All cells of a notebook go to one worker, which runs them in
-# one kernel (--dist loadfile); each worker and kernel gets one OpenMP thread,
-# so that the workers do not fight over the cores.
+# one kernel (--dist loadfile; make unit, without notebooks, hands out single
+# tests); each worker and kernel gets one OpenMP thread, so that the workers do
+# not fight over the cores.
 JOBS ?= $(shell n=$$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2); \
 	echo $$(( n < 4 ? n : 4 )))
 PYTEST = $(DEVICE_ENV)BNLESSON_FAST=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q \
-	-p no:cacheprovider -n $(JOBS) --dist loadfile
+	-p no:cacheprovider -n $(JOBS)
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg
 # The lessons, and the worked solutions of their exercises beside them
 # (notebooks/solutions/NN_<lesson>_solutions.ipynb): tested and re-run alike,
@@ -183,13 +184,13 @@ browser:
 # fill the workers at the end. nbval runs each notebook a second time in the
 # same kernel after its last cell (conftest.py).
 test: setup browser
-	$(PYTEST) $(NOTEBOOKS) tests $(NBVAL) $(ARGS)
+	$(PYTEST) --dist loadfile $(NOTEBOOKS) tests $(NBVAL) $(ARGS)
 
 unit: setup
-	$(PYTEST) tests -m "not slow" $(ARGS)
+	$(PYTEST) --dist load tests -m "not slow" $(ARGS)
 
 lesson: setup
-	$(PYTEST) $(filter notebooks/$(N)_%,$(NOTEBOOKS)) $(filter notebooks/solutions/$(N)_%,$(NOTEBOOKS)) \
+	$(PYTEST) --dist loadfile $(filter notebooks/$(N)_%,$(NOTEBOOKS)) $(filter notebooks/solutions/$(N)_%,$(NOTEBOOKS)) \
 		tests $(NBVAL) -m "lesson(number=$(patsubst 0%,%,$(N)))" $(ARGS)
 
 # Each executed notebook loses the timestamps nbconvert writes into its cells

@@ -56,12 +56,32 @@ DEVICE ?=
 DEVICE_ENV := $(if $(DEVICE),BNLESSON_DEVICE=$(DEVICE) )
 # pytest-style extra arguments, e.g. make test ARGS="-k data -x"
 ARGS ?=
+# make test, unit and lesson run pytest on every core (pytest-xdist), at most
+# 4 workers (each holds MXNet, and a notebook's kernel besides); JOBS=0 runs
+# in one process. All cells of a notebook go to one worker, which runs them in
+# one kernel (--dist loadfile; make unit, without notebooks, hands out single
+# tests); each worker and kernel gets one OpenMP thread, so that the workers do
+# not fight over the cores.
+JOBS ?= $(shell n=$$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2); \
+	echo $$(( n < 4 ? n : 4 )))
+PYTEST = $(DEVICE_ENV)BNLESSON_FAST=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q \
+	-p no:cacheprovider -n $(JOBS)
+NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg
 # The lessons, and the worked solutions of their exercises beside them
 # (notebooks/solutions/NN_<lesson>_solutions.ipynb): tested and re-run alike,
 # but only lessons become slide decks.
 LESSONS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 SOLUTIONS := $(sort $(wildcard notebooks/solutions/[0-9][0-9]_*_solutions.ipynb))
 NOTEBOOKS := $(LESSONS) $(SOLUTIONS)
+# make lesson N=03: lesson 03's notebook and solutions, and its tests (those
+# conftest.py marks lesson(number=3): tests/**/*lesson03*, and the tests of
+# its notebooks). N is two digits, as in the notebooks' names.
+LESSON_NUMBERS := $(foreach nb,$(LESSONS),$(firstword $(subst _, ,$(notdir $(nb)))))
+ifneq ($(filter lesson,$(MAKECMDGOALS)),)
+ifneq ($(words $(N)) $(filter $(LESSON_NUMBERS),$(N)),1 $(N))
+$(error N=$(N) is not a lesson: use N= with two digits, one of $(LESSON_NUMBERS) (e.g. make lesson N=03 for $(notdir $(word 3,$(LESSONS)))))
+endif
+endif
 # A relative $BNLESSON_DATA is meant from here; the notebooks' kernels run in
 # notebooks/, so hand them the absolute path.
 ifneq ($(filter-out /% ~%,$(BNLESSON_DATA)),)
@@ -69,11 +89,13 @@ override BNLESSON_DATA := $(CURDIR)/$(BNLESSON_DATA)
 export BNLESSON_DATA
 endif
 
-.PHONY: lab test run data env setup lint bench slides browser time-lessons clean help
+.PHONY: lab test unit lesson run data env setup lint bench slides browser time-lessons clean help
 
 help:
 	@echo "make lab    start Jupyter Lab on notebooks/ (sets everything up first)"
 	@echo "make test   unit tests + strict nbval of every notebook and solution, fast mode"
+	@echo "make unit   the unit tests only: no notebooks, no kernels (under a minute)"
+	@echo "make lesson N=03  lesson 03: its notebook and solutions (strict nbval, fast), its tests"
 	@echo "make run    re-execute every notebook and solution in place, full mode"
 	@echo "make bench  the batch-norm cost benchmark"
 	@echo "make slides a reveal.js deck of every lesson in decks/ (works offline)"
@@ -158,10 +180,18 @@ browser:
 		|| echo "apt-get failed; the slides test will skip its browser check"; \
 	fi
 
+# The notebooks first: the longest items start early, the short unit tests
+# fill the workers at the end. nbval runs each notebook a second time in the
+# same kernel after its last cell (conftest.py).
 test: setup browser
-	$(DEVICE_ENV)BNLESSON_FAST=1 $(BIN)/python -m pytest -q -p no:cacheprovider \
-		tests $(NOTEBOOKS) --nbval --nbval-current-env \
-		--nbval-sanitize-with tests/sanitize.cfg $(ARGS)
+	$(PYTEST) --dist loadfile $(NOTEBOOKS) tests $(NBVAL) $(ARGS)
+
+unit: setup
+	$(PYTEST) --dist load tests -m "not slow" $(ARGS)
+
+lesson: setup
+	$(PYTEST) --dist loadfile $(filter notebooks/$(N)_%,$(NOTEBOOKS)) $(filter notebooks/solutions/$(N)_%,$(NOTEBOOKS)) \
+		tests $(NBVAL) -m "lesson(number=$(patsubst 0%,%,$(N)))" $(ARGS)
 
 # Each executed notebook loses the timestamps nbconvert writes into its cells
 # (tools/clean_notebooks.py), so that a diff shows only what the run changed.
@@ -179,8 +209,8 @@ time-lessons: setup
 	$(BIN)/python tools/time_lessons.py --mode $(or $(MODE),live) $(LESSONS)
 
 lint: env
-	$(BIN)/ruff check bnlesson tests tools notebooks
-	$(BIN)/ruff format --check bnlesson tests tools
+	$(BIN)/ruff check bnlesson tests tools notebooks conftest.py
+	$(BIN)/ruff format --check bnlesson tests tools conftest.py
 
 bench: setup
 	$(BIN)/python -m bnlesson.experiments.bench

@@ -11,6 +11,17 @@ import math
 import numbers
 
 
+def shown(value) -> str:
+    """`value` as a message shows it: a NumPy scalar as its plain Python value.
+
+    NumPy 2 writes ``np.float32(8.0)`` where NumPy 1 wrote ``8.0``; the
+    message names the type apart, so it reads the same on either.
+    """
+    if type(value).__module__ == "numpy" and hasattr(value, "item"):
+        value = value.item()
+    return repr(value)
+
+
 def is_number(value) -> bool:
     """True for a real number (int, float, NumPy scalar); False for a bool, a string...
 
@@ -36,7 +47,7 @@ def not_a_number(name: str, value, example: str) -> str:
             f"{value} (a bool, which Python would take as {int(value)}): give a number"
         )
     else:
-        got = f"{value!r} (of type {type(value).__name__}): give a number"
+        got = f"{shown(value)} (of type {type(value).__name__}): give a number"
     return f"{name} must be a number, not {got}, e.g. {example}"
 
 
@@ -58,7 +69,8 @@ def check_whole(name: str, value, example: str, minimum: int = 1) -> None:
         elif not is_number(value):
             hint = f" (of type {type(value).__name__}), e.g. {example}"
         raise ValueError(
-            f"{name} must be a whole number of at least {minimum}, not {value!r}{hint}"
+            f"{name} must be a whole number of at least {minimum}, "
+            f"not {shown(value)}{hint}"
         )
 
 
@@ -68,5 +80,5 @@ def check_finite(name: str, value, example: str) -> None:
         raise ValueError(not_a_number(name, value, example))
     if not math.isfinite(value):
         raise ValueError(
-            f"{name} must be a finite number, not {value!r}, e.g. {example}"
+            f"{name} must be a finite number, not {shown(value)}, e.g. {example}"
         )

@@ -14,6 +14,7 @@ from bnlesson.core.arguments import (
     is_number,
     is_whole,
     not_a_number,
+    shown,
 )
 
 
@@ -66,6 +67,16 @@ def test_a_value_that_is_no_count_is_refused_with_the_fix(value, minimum, messag
     assert str(err.value) == (
         f"batch_size must be a whole number of at least {minimum}, {message}"
     )
+
+
+@pytest.mark.parametrize(
+    "value, plain",
+    [(onp.float32(8), "8.0"), (onp.int64(3), "3"), (onp.float64("nan"), "nan"),
+     (8.0, "8.0"), ("8", "'8'")],
+)  # fmt: skip
+def test_a_numpy_scalar_is_shown_as_its_value_on_any_numpy(value, plain):
+    # NumPy 2's repr is np.float32(8.0); the messages must not depend on it
+    assert shown(value) == plain
 
 
 def test_the_minimum_may_be_zero():

@@ -29,3 +29,23 @@ def _np_mode():
 
     npx.set_np()
     yield
+
+
+@pytest.fixture(scope="module")
+def arrays():
+    """Two disjoint slices of the (small) test split: 512 to train, 256 to test.
+
+    Shared by lesson 03's ``train`` tests and the training layer's
+    (tests/support/trainsets.py).
+    """
+    import trainsets
+
+    return trainsets.disjoint_slices()
+
+
+@pytest.fixture
+def iters(arrays):
+    """The slices as seeded (training, test) Batches of 128."""
+    import trainsets
+
+    return trainsets.seeded_batches(arrays)

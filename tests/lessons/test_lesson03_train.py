@@ -12,7 +12,6 @@ import warnings
 import mxnet as mx
 import numpy as onp
 import pytest
-import trainsets
 from mxnet import npx
 from mxnet.gluon import nn
 from trainsets import BATCH, N_TEST, N_TRAIN, as_loader, as_mx_batches
@@ -31,18 +30,6 @@ LINE = re.compile(
     r"epoch (\d+), loss (\d+\.\d{4}), train acc ([01]\.\d{3}), "
     r"test acc ([01]\.\d{3}), time (\d+\.\d) sec"
 )
-
-
-@pytest.fixture(scope="module")
-def arrays():
-    """Two disjoint slices of the (small) test split: 512 to train, 256 to test."""
-    return trainsets.disjoint_slices()
-
-
-@pytest.fixture
-def iters(arrays):
-    """The slices as seeded (training, test) Batches of 128."""
-    return trainsets.seeded_batches(arrays)
 
 
 @pytest.fixture(scope="module")

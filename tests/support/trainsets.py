@@ -45,3 +45,14 @@ def as_loader(X, y, size=BATCH, shuffle=False):
     """The examples as a Gluon DataLoader."""
     dataset = gluon.data.ArrayDataset(X, y)
     return gluon.data.DataLoader(dataset, batch_size=size, shuffle=shuffle)
+
+
+def flat_test_batches(count: int = 3, size: int = 8) -> list:
+    """`count` batches of `size` real test images, flattened, with their labels.
+
+    NumPy arrays, for the training layer's small step-by-step tests.
+    """
+    n = count * size
+    X, y = data.load_arrays("test")
+    X = X[:n].reshape(n, -1)
+    return [(X[i : i + size], y[i : i + size]) for i in range(0, n, size)]

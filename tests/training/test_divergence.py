@@ -10,10 +10,10 @@ import math
 import mxnet as mx
 import numpy as onp
 import pytest
+import trainsets
 from mxnet import autograd, gluon, np
 from mxnet.gluon import nn
 
-from bnlesson import data
 from bnlesson.training.divergence import (
     CAUSES,
     Trace,
@@ -29,9 +29,7 @@ DEVICE = mx.cpu()
 @pytest.fixture(scope="module")
 def batches():
     """Three batches of 8 real test images, flattened, and their labels."""
-    X, y = data.load_arrays("test")
-    X = X[:24].reshape(24, -1)
-    return [(X[i : i + 8], y[i : i + 8]) for i in range(0, 24, 8)]
+    return trainsets.flat_test_batches()
 
 
 def traced_steps(batches, lr, nan_in=None):

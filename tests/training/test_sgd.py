@@ -7,6 +7,7 @@ import math
 import mxnet as mx
 import numpy as onp
 import pytest
+import trainsets
 from mxnet import autograd, gluon, np, npx
 from mxnet.gluon import nn
 from numpy.testing import assert_allclose
@@ -29,8 +30,8 @@ DEVICE = mx.cpu()
 @pytest.fixture(scope="module")
 def batch():
     """8 real test images, flattened, and their labels, as MXNet arrays."""
-    X, y = data.load_arrays("test")
-    return np.array(X[:8].reshape(8, -1)), np.array(y[:8])
+    X, y = trainsets.flat_test_batches(count=1)[0]
+    return np.array(X), np.array(y)
 
 
 def test_forgetting_set_np_is_explained():

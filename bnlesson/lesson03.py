@@ -229,18 +229,16 @@ def batchnorm_layers(net: nn.Block) -> list:
         a half-trained network; the message says where the run stopped.
     """
     warn_if_unfinished(net, "batchnorm_layers")
-    return find_batchnorm_layers(net)
+    return _batchnorm_layers(net)
 
 
-def find_batchnorm_layers(net: nn.Block) -> list:
-    """:func:`batchnorm_layers` without the check, for use while training."""
+def _batchnorm_layers(net: nn.Block) -> list:
+    """:func:`batchnorm_layers`' search, which warns once, at the top, not per level."""
     if isinstance(net, BATCHNORM_TYPES):
         return [net]
     # Gluon 1.x has no public accessor for the children of an arbitrary
     # Block; `_children` is the ordered dict that `Sequential` itself uses.
-    return [
-        bn for child in net._children.values() for bn in find_batchnorm_layers(child)
-    ]
+    return [bn for child in net._children.values() for bn in _batchnorm_layers(child)]
 
 
 # Shown in lesson 03, "The training loop"; tests/lessons/test_lesson03_train.py

@@ -112,3 +112,38 @@ def test_integer_moving_statistics_are_refused_not_truncated(Lesson, dtype):
         assert float(layer.moving_var) == pytest.approx(2.025)
     assert messages[0] == messages[1]
     assert f"moving_var has dtype {dtype}" in messages[0]
+
+
+def _trained(layer, batches_, flatten):
+    layer.initialize()
+    for X in batches_:
+        with autograd.record():
+            layer(X.reshape(len(X), -1) if flatten else X)
+    return layer
+
+
+def test_per_channel_statistics_pass_a_shift_through_per_position_ones_do_not():
+    """Solution 02, exercise 1: with ``num_dims=4`` one mean and variance
+    serve every position, so predicting a shifted batch gives the shifted
+    output; statistics per position (``num_dims=2`` on flattened images)
+    normalize a shifted object with another position's statistics."""
+    rng = onp.random.default_rng(0)
+    # A bright square in the middle of a dark image: the border is nearly
+    # constant, as in Fashion-MNIST.
+    square = onp.zeros((1, 1, 8, 8), dtype="float32")
+    square[..., 2:6, 2:6] = 1.0
+    data = [
+        np.array(square + rng.normal(0, 0.05, (16, 1, 8, 8)), dtype="float32")
+        for _ in range(60)
+    ]
+    per_channel = _trained(bnlesson.lesson02.BatchNorm(1, 4), data, flatten=False)
+    per_position = _trained(bnlesson.lesson02.BatchNorm(64, 2), data, flatten=True)
+    X = data[0]
+    shifted = np.roll(X, 2, axis=3)
+
+    def per_position_output(X):
+        return per_position(X.reshape(len(X), 64)).reshape(X.shape)
+
+    for normalize, passes in ((per_channel, True), (per_position_output, False)):
+        gap = np.abs(normalize(shifted) - np.roll(normalize(X), 2, axis=3)).max()
+        assert (float(gap) < 1e-5) == passes, float(gap)

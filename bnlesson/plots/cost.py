@@ -28,6 +28,10 @@ def plot_cost(
     """Bars of seconds per epoch, labelled with the ratio to the first network,
     and the test accuracy after each epoch.
 
+    The legend of the curves sits right of their axes, so that it covers
+    neither the chance line nor a curve: leave room for it (a wide figure,
+    ``tight_layout``).
+
     Parameters
     ----------
     seconds : dict of str to float
@@ -58,8 +62,9 @@ def plot_cost(
     bars_ax.bar_label(bars, [f"{seconds[n] / first:.2f}x" for n in names],
                       padding=3, fontsize=fontsize)  # fmt: skip
     bars_ax.set_xlim(0, 1.25 * max(seconds.values()))
-    bars_ax.set_xlabel("seconds per training epoch (s)")
-    bars_ax.set_title("cost (label: x the first network)", fontsize=fontsize + 1)
+    bars_ax.set_xlabel("seconds per epoch (bar labels: multiple of the top bar)",
+                       fontsize=fontsize)  # fmt: skip
+    bars_ax.set_title("Time per training epoch", fontsize=fontsize + 1)
     bars_ax.tick_params(labelsize=fontsize)
     for (name, acc), style in zip(test_acc.items(), itertools.cycle(STYLES)):
         line, marker, size, filled = style
@@ -71,7 +76,10 @@ def plot_cost(
     curves_ax.set_xlabel("epoch")
     curves_ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     curves_ax.set_ylabel("test accuracy (fraction right)", fontsize=fontsize)
-    curves_ax.set_title("test accuracy after each epoch", fontsize=fontsize + 1)
-    curves_ax.legend(fontsize=fontsize, loc="lower right")
+    curves_ax.set_title("Test accuracy after each epoch", fontsize=fontsize + 1)
+    # Outside the axes, right of them: inside, it would hide the chance line
+    # or a curve, wherever the curves happen to run.
+    curves_ax.legend(fontsize=fontsize, loc="upper left", bbox_to_anchor=(1.02, 1),
+                     borderaxespad=0)  # fmt: skip
     curves_ax.grid(True)
     return axes

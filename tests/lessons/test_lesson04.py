@@ -45,6 +45,16 @@ def test_the_cpu_kernel_moves_running_statistics_in_backward(device):
     assert float(np.abs(layer.running_var.data() - (0.9 + 0.1 * biased)).max()) < 1e-5
 
 
+def test_printing_gluons_layer_shows_its_settings():
+    # Lesson 04 reads momentum and eps from the layer's repr: Gluon keeps
+    # them in a private dictionary and has no public attribute for them.
+    layer = nn.BatchNorm(momentum=0.8, epsilon=1e-3, in_channels=7)
+    assert not hasattr(layer, "momentum") and not hasattr(layer, "eps")
+    shown = repr(layer)
+    assert "momentum=0.8" in shown and "eps=0.001" in shown, shown
+    assert "in_channels=7" in shown, shown
+
+
 class _WrongMomentum(lesson02.BatchNorm):
     """Moves its running statistics twice as far as Gluon's layer."""
 

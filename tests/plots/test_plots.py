@@ -269,6 +269,23 @@ def test_cost_bars_carry_ratios_and_coinciding_curves_stay_visible():
     assert curves_ax.get_legend().get_texts()[0].get_fontsize() >= 9
 
 
+def test_cost_figure_speaks_plainly_and_its_legend_hides_no_line():
+    seconds = {"plain": 2.0, "batch norm": 3.0}
+    # Curves low on the right, where a legend inside the axes would sit.
+    acc = {"plain": [0.1, 0.12, 0.15], "batch norm": [0.12, 0.14, 0.2]}
+    fig, axes = plt.subplots(1, 2, figsize=(12.5, 3.4))
+    bars_ax, curves_ax = plots.plot_cost(seconds, acc, axes)
+    fig.tight_layout()
+    fig.canvas.draw()
+    assert bars_ax.get_title() == "Time per training epoch"
+    assert bars_ax.get_xlabel().lower().count("second") == 1, bars_ax.get_xlabel()
+    legend = curves_ax.get_legend().get_window_extent()
+    plotted = curves_ax.get_window_extent()
+    # Nothing drawn in the axes can be under a legend that is beside them.
+    assert legend.x0 >= plotted.x1 or legend.y1 <= plotted.y0, (legend, plotted)
+    assert legend.x1 <= fig.bbox.x1, "the legend is cut off"
+
+
 def test_cost_refuses_mismatched_networks():
     _, axes = plt.subplots(1, 2)
     with pytest.raises(ValueError, match="same networks"):

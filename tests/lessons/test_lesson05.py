@@ -23,6 +23,8 @@ from bnlesson import lesson05
 from bnlesson.core.config import set_seed
 from bnlesson.data import Batches, balanced_subset, load_arrays
 from bnlesson.lesson05 import batch_statistics, refresh_running_stats
+from bnlesson.lesson05 import stale as lesson05_stale
+from bnlesson.lesson05.stale import precise_running_stats
 
 from nbutil import shown
 
@@ -192,13 +194,13 @@ def tiny_data():
 def test_stale_and_refreshed_twins_agree_on_cpu_1(lesson, tiny_data):
     train_iter, test_iter = tiny_data
     results = []
-    for measure in (lesson["stale_and_refreshed"], lesson05.stale_and_refreshed):
+    for measure in (lesson["stale_and_refreshed"], lesson05_stale.stale_and_refreshed):
         set_seed(0)
         results.append(measure(train_iter, test_iter, 1, 1.0, mx.cpu(1)))
     assert results[0] == results[1]
     assert list(results[0]) == [
         "prediction mode, from training", "training mode, batch 256",
-        "prediction mode, refreshed",
+        "prediction mode, refreshed", "prediction mode, precise",
     ]  # fmt: skip
     assert all(0 <= v <= 1 for v in results[0].values())
 
@@ -210,7 +212,7 @@ def test_stale_and_refreshed_measures_what_it_names(tiny_data):
 
     train_iter, test_iter = tiny_data
     set_seed(3)
-    measured = lesson05.stale_and_refreshed(train_iter, test_iter, 2, 0.5)
+    measured = lesson05_stale.stale_and_refreshed(train_iter, test_iter, 2, 0.5)
     set_seed(3)
     net = lenet("gluon")
     net.hybridize()
@@ -225,6 +227,8 @@ def test_stale_and_refreshed_measures_what_it_names(tiny_data):
     assert measured["training mode, batch 256"] == in_training_mode
     lesson05.refresh_running_stats(net, train_iter, num_batches=50)
     assert measured["prediction mode, refreshed"] == evaluate_accuracy(net, test_iter)
+    precise_running_stats(net, train_iter)
+    assert measured["prediction mode, precise"] == evaluate_accuracy(net, test_iter)
 
 
 @pytest.mark.parametrize("where", ["notebook", "package"])
@@ -368,3 +372,132 @@ def test_refresh_refuses_a_number_of_batches_that_is_not_a_count(num_batches):
     message = f"num_batches must be a whole number of at least 1, not {num_batches!r}"
     with pytest.raises(ValueError, match=re.escape(message)):
         refresh_running_stats(net, pairs, num_batches)
+
+
+# --- precise_running_stats ----------------------------------------------------
+
+
+def dense_chain(device=None):
+    """Dense, BN, ReLU, Dense, BN: the second layer's input depends on the first's."""
+    net = nn.HybridSequential()
+    net.add(nn.Dense(6), nn.BatchNorm(), nn.Activation("relu"), nn.Dense(4),
+            nn.BatchNorm())  # fmt: skip
+    net.initialize(ctx=device)
+    net.hybridize()
+    net(np.ones((2, 5), ctx=device))  # Gluon infers the shapes
+    net[1].gamma.set_data(np.array([0.5, 2.0, 1.0, 1.5, 0.8, 1.2], ctx=device))
+    net[1].beta.set_data(np.array([0.3, -0.2, 0.1, 0.0, 0.5, -0.4], ctx=device))
+    return net
+
+
+def by_hand_float64(net, batches):
+    """The paper's averages for dense_chain, one pass over `batches` in float64.
+
+    Training mode: the first batch-norm layer normalizes with the batch's own
+    statistics, so the second sees what it saw in training.
+    """
+    w1, b1, gamma, beta, w2, b2 = (
+        p.data().asnumpy().astype(onp.float64)
+        for p in (net[0].weight, net[0].bias, net[1].gamma, net[1].beta,
+                  net[3].weight, net[3].bias)
+    )  # fmt: skip
+    first, second = [], []
+    for X, _ in batches:
+        X = X.asnumpy().astype(onp.float64)
+        m = len(X)
+        h = X @ w1.T + b1
+        first.append((h.mean(axis=0), h.var(axis=0) * m / (m - 1)))
+        x_hat = (h - h.mean(axis=0)) / onp.sqrt(h.var(axis=0) + 1e-5)
+        h2 = onp.maximum(gamma * x_hat + beta, 0) @ w2.T + b2
+        second.append((h2.mean(axis=0), h2.var(axis=0) * m / (m - 1)))
+    return [
+        tuple(onp.mean(s, axis=0) for s in zip(*layer)) for layer in (first, second)
+    ]
+
+
+def dense_batches(sizes=(16, 16, 16, 7)):
+    rng = onp.random.default_rng(4)
+    return [(np.array(rng.normal(1.0, 2.0, (n, 5)).astype(onp.float32)), np.zeros(n))
+            for n in sizes]  # fmt: skip
+
+
+def running(bn):
+    return bn.running_mean.data().asnumpy(), bn.running_var.data().asnumpy()
+
+
+@pytest.mark.parametrize("where", ["notebook", "package"])
+def test_precise_stats_are_the_papers_averages_on_cpu_1(lesson, where):
+    precise = (lesson["precise_running_stats"] if where == "notebook"
+               else precise_running_stats)  # fmt: skip
+    net = dense_chain(mx.cpu(1))  # not the default device: arrays must follow
+    weights = {k: v.data().asnumpy().copy() for k, v in net.collect_params().items()
+               if "running" not in k}  # fmt: skip
+    batches = dense_batches()
+    precise(net, batches)
+    for bn, (mean, var) in zip((net[1], net[4]), by_hand_float64(net, batches)):
+        assert_allclose(running(bn)[0], mean, rtol=1e-5, atol=1e-6)
+        assert_allclose(running(bn)[1], var, rtol=1e-5)
+        assert bn.running_mean.data().ctx == mx.cpu(1)
+    for k, v in net.collect_params().items():
+        if "running" not in k:
+            assert onp.array_equal(v.data().asnumpy(), weights[k]), k
+    assert not autograd.is_training()
+
+
+def test_precise_stats_use_only_num_batches_and_forget_the_old_values():
+    net = dense_chain()
+    batches = dense_batches()
+    net[1].running_mean.set_data(np.full((6,), 50.0))  # stale values: ignored
+    precise_running_stats(net, iter(batches), num_batches=2)
+    mean, var = by_hand_float64(net, batches[:2])[0]
+    assert_allclose(running(net[1])[0], mean, rtol=1e-5, atol=1e-6)
+    assert_allclose(running(net[1])[1], var, rtol=1e-5)
+    # the exponential average of the same batches is another number
+    refresh_running_stats(net, batches[:2], num_batches=2)
+    assert not onp.allclose(running(net[1])[1], var, rtol=1e-2)
+
+
+def test_precise_stats_of_a_conv_layer_count_height_and_width():
+    # a channel's statistic comes from m = batch x height x width values, so
+    # the unbiased variance is m/(m-1) times the biased one, not b/(b-1)
+    rng = onp.random.default_rng(5)
+    images = [rng.normal(2.0, 3.0, (n, 3, 4, 4)).astype(onp.float32) for n in (3, 2)]
+    net = nn.HybridSequential()
+    net.add(nn.BatchNorm(), nn.Dense(2))
+    net.initialize()
+    precise_running_stats(net, [(np.array(X), np.zeros(len(X))) for X in images])
+    X64 = [X.astype(onp.float64) for X in images]
+    mean = onp.mean([X.mean(axis=(0, 2, 3)) for X in X64], axis=0)
+    var = onp.mean([X.var(axis=(0, 2, 3)) * X[:, 0].size / (X[:, 0].size - 1)
+                    for X in X64], axis=0)  # fmt: skip
+    assert_allclose(running(net[0])[0], mean, rtol=1e-6)
+    assert_allclose(running(net[0])[1], var, rtol=1e-6)
+
+
+@pytest.mark.parametrize("num_batches", [0, -2, 2.5, True, "3"])
+def test_precise_stats_refuse_a_number_of_batches_that_is_not_a_count(num_batches):
+    net = dense_chain()
+    message = f"a whole number of at least 1, not {num_batches!r}"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        precise_running_stats(net, dense_batches(), num_batches)
+
+
+@pytest.mark.parametrize("empty", [list, lambda: iter([])])
+def test_precise_stats_refuse_data_without_batches(empty):
+    net = dense_chain()
+    before = running(net[1])
+    with pytest.raises(ValueError, match="holds no batches, so the running"):
+        precise_running_stats(net, empty())
+    assert all(onp.array_equal(a, b) for a, b in zip(running(net[1]), before))
+
+
+def test_precise_stats_refuse_batch_norm_inside_another_block():
+    inner = nn.HybridSequential()
+    inner.add(nn.Dense(4), nn.BatchNorm())
+    net = nn.HybridSequential()
+    net.add(inner, nn.Dense(2))
+    net.initialize()
+    net(np.ones((2, 5)))
+    with pytest.raises(ValueError, match="sit inside other blocks"):
+        precise_running_stats(net, dense_batches())
+    assert (inner[1].running_mean.data() == 0).all()  # nothing changed

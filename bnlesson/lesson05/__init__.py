@@ -5,9 +5,13 @@ definition the notebook shows names its section. :func:`accuracy_in_training_mod
 classifies in training mode (the "forgot to switch modes" bug),
 :func:`torch_update` and :func:`d2l_update` are PyTorch's and the d2l book's
 running-statistics rules, :func:`refresh_running_stats` recomputes the
-running statistics of a trained network for its final weights, and
-:func:`batch_statistics` (used by lesson 06) measures how far the statistics
-of one batch stray from those of the whole data set, per batch size.
+running statistics of a trained network for its final weights (an
+exponential average, as in training), :func:`batch_statistics` (used by
+lesson 06) measures how far the statistics of one batch stray from those of
+the whole data set, per batch size, and :func:`over_seeds` repeats a run
+over seeds. The paper's exact average of the statistics, and the experiment
+that compares it with the exponential one over seeds, are in
+:mod:`bnlesson.lesson05.stale`.
 """
 
 from __future__ import annotations
@@ -25,8 +29,7 @@ from mxnet.gluon.parameter import DeferredInitializationError
 
 from bnlesson.core.arguments import is_whole
 from bnlesson.core.config import set_seed
-from bnlesson.lesson03 import lenet, train
-from bnlesson.training.metrics import evaluate_accuracy, parameter_device
+from bnlesson.training.metrics import parameter_device
 
 __all__ = [
     "accuracy_in_training_mode",
@@ -35,7 +38,6 @@ __all__ = [
     "over_seeds",
     "refresh_running_stats",
     "running_stats_kept",
-    "stale_and_refreshed",
     "torch_update",
 ]
 
@@ -135,8 +137,11 @@ def refresh_running_stats(net, data_iter: Iterable, num_batches: int = 50) -> No
     in training mode, under ``record()``, and calls ``backward()`` without
     any optimizer step, so that only the statistics change (MXNet's CPU
     kernel updates them in ``backward()``, cuDNN on a GPU already in the
-    forward pass, apache/mxnet#14357): after :math:`k` batches the old values
-    keep a weight of :math:`0.9^k` (1% for :math:`k = 44`).
+    forward pass, apache/mxnet#14357). The result is Gluon's exponential
+    average (momentum 0.9): the last 10 batches carry 65% of its weight, the
+    last 22 batches 90%, and after :math:`k` batches the old values keep
+    :math:`0.9^k` (1% for :math:`k = 44`). The paper's exact average is
+    :func:`bnlesson.lesson05.stale.precise_running_stats`.
 
     Parameters
     ----------
@@ -356,42 +361,3 @@ def over_seeds(run, seeds: Sequence[int] = (0, 1, 2)) -> pd.DataFrame:
         )
     table = pd.DataFrame.from_dict(rows, orient="index").astype(float)
     return pd.concat([table, table.agg(["mean", "min", "max"])])
-
-
-# Shown in lesson 05, "One run, or every run?"
-def stale_and_refreshed(train_iter, test_iter, num_epochs, lr, device=None) -> dict:
-    """Train lesson 03's LeNet with Gluon batch norm; measure its three test accuracies.
-
-    A fresh ``lenet("gluon")`` is trained with :func:`bnlesson.lesson03.train`
-    (no log), then measured on `test_iter`: in prediction mode with the
-    running statistics from training (the last epoch's test accuracy), in
-    training mode at batch size 256 (:func:`accuracy_in_training_mode`), and
-    in prediction mode after :func:`refresh_running_stats` (50 batches of
-    `train_iter`). One run of :func:`over_seeds`.
-
-    Parameters
-    ----------
-    train_iter, test_iter : bnlesson.data.Batches
-        Training and test batches; `test_iter` needs the arrays ``X`` and ``y``.
-    num_epochs : int
-    lr : float
-    device : mxnet.Context, optional
-        Where to train (default :func:`bnlesson.core.config.default_device`).
-
-    Returns
-    -------
-    dict
-        The three accuracies, named as in lesson 05's table.
-    """
-    net = lenet("gluon")
-    net.hybridize()
-    history = train(
-        net, train_iter, test_iter, num_epochs, lr, device, verbose=False, plot=False
-    )
-    training_mode = accuracy_in_training_mode(net, test_iter.X, test_iter.y, 256)
-    refresh_running_stats(net, train_iter, num_batches=50)
-    return {
-        "prediction mode, from training": history.test_acc[-1],
-        "training mode, batch 256": training_mode,
-        "prediction mode, refreshed": evaluate_accuracy(net, test_iter),
-    }

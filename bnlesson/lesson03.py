@@ -3,23 +3,25 @@
 Every variant has the same layers in the same order; only the normalization
 inserted between each convolutional or dense layer and its sigmoid differs,
 so training curves of the variants compare batch norm and nothing else.
-:func:`train` is the loop the lesson shows (d2l's ``train_ch6``).
+:func:`train` is the loop the lesson shows (the lecture's ``d2l.train_ch5``,
+``train_ch6`` in d2l 1.0).
 """
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, NamedTuple
 
-from mxnet import autograd
+import pandas as pd
+from mxnet import autograd, gluon
 from mxnet.gluon import nn
 
 from bnlesson.core.config import default_device, device_or_default
 from bnlesson.lesson02 import CHANNELS_LAST_HINT, BatchNorm
-from bnlesson.training.history import History, warn_if_unfinished
-from bnlesson.training.live import training_plot
+from bnlesson.training.bookkeeping import TrainingLog, check_training
+from bnlesson.training.history import warn_if_unfinished
 from bnlesson.training.loop import StepLog, Watcher, sgd_steps
-from bnlesson.training.metrics import EpochMeter, check_data, evaluate_accuracy
-from bnlesson.training.sgd import sgd_setup
+from bnlesson.training.metrics import evaluate_accuracy
+from bnlesson.training.sgd import initialize, sgd_setup
 
 #: ``make(num_features, num_dims)`` builds one normalization layer.
 NormMaker = Callable[[int, int], nn.Block]
@@ -244,26 +246,25 @@ def _batchnorm_layers(net: nn.Block) -> list:
 # Shown in lesson 03, "The training loop"; tests/lessons/test_lesson03_train.py
 # proves that both give the same history.
 def train(net, train_iter, test_iter, num_epochs, lr, device=None, *,
-          verbose=True, plot=None, name=None):  # fmt: skip
-    r"""Train `net` by minibatch SGD, one line per epoch (d2l's `train_ch6`).
+          verbose=True, plot=None, name=None, title=None):  # fmt: skip
+    r"""Train `net` by minibatch SGD, one line per epoch (the lecture's `train_ch5`).
 
-    `net` (e.g. :func:`lenet`) gets fresh Xavier weights and moving
-    statistics on `device` (default :func:`~bnlesson.core.config.default_device`,
-    ``d2l.try_gpu()`` unless told); each step on a batch
-    of size :math:`b` updates every parameter by
+    The lecture's ``d2l.train_ch5`` (``train_ch6`` in d2l 1.0), initializing
+    inside: `net` gets fresh Xavier weights and moving statistics on `device`
+    (default :func:`~bnlesson.core.config.default_device`); each step on a
+    batch of size :math:`b` updates every parameter by
 
     .. math:: w \leftarrow w - \frac{\eta}{b} \sum_{i=1}^{b} \nabla_w \ell_i
 
     (:math:`\eta` = `lr`, :math:`\ell_i` the softmax cross-entropy). After
-    each of the `num_epochs` epochs the test accuracy is measured in
-    prediction mode and, if `verbose`, one line is printed (``time``: the
-    epoch's training only), e.g.
+    each epoch the test accuracy is measured in prediction mode and, if
+    `verbose`, one line printed (``time``: the epoch's training only), e.g.
     ``epoch 1, loss 0.6847, train acc 0.752, test acc 0.792, time 3.7 sec``.
-    `train_iter` and `test_iter` are iterated once per epoch (a list, a
-    ``DataLoader``, a :class:`bnlesson.data.Batches`). `plot` redraws a plot
-    of the curves after each epoch, in a notebook (None: whenever in one;
-    False: never); `name` labels the
-    returned :class:`bnlesson.training.history.History`.
+    `train_iter` and `test_iter` (a list, a ``DataLoader``, a
+    :class:`bnlesson.data.Batches`) are iterated once per epoch. `plot`: a
+    live plot titled `title` (None: in a notebook); `name` labels the
+    returned History. The bookkeeping is
+    :class:`bnlesson.training.bookkeeping.TrainingLog`.
 
     Raises
     ------
@@ -275,19 +276,19 @@ def train(net, train_iter, test_iter, num_epochs, lr, device=None, *,
         infinite; it says whether the inputs, the loss or the parameters went
         non-finite first, in which batch, and carries the epochs before.
 
-    A run stopped before its end (an error, or Ctrl-C / "Interrupt kernel")
-    returns nothing and leaves `net` half-trained; `net` then says so:
-    :func:`batchnorm_layers` warns where the run stopped ("stopped after 37
-    batches of epoch 2 of 5"), and :func:`bnlesson.training.history.progress_of`
-    gives the finished epochs' History.
+    A run stopped before its end (an error, Ctrl-C) leaves `net` half-trained
+    and saying so: :func:`batchnorm_layers` warns where the run stopped, and
+    :func:`bnlesson.training.history.progress_of` gives the finished epochs.
     """
-    check_data(train_iter, test_iter, num_epochs)  # refuse one-shot iterators
+    check_training(train_iter, test_iter, num_epochs, lr)  # before any epoch
     device = default_device() if device is None else device
-    trainer, loss = sgd_setup(net, lr, device)  # fresh Xavier weights
-    history = History(device=str(device), lr=lr, name=name)
-    board = training_plot(num_epochs, plot)  # redrawn after each epoch
+    initialize(net, device)  # fresh Xavier weights and moving statistics
+    trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": lr})
+    loss = gluon.loss.SoftmaxCrossEntropyLoss()
+    log = TrainingLog(net, num_epochs, lr, device, name=name, plot=plot, title=title)
     for epoch in range(1, num_epochs + 1):
-        meter = EpochMeter(net, device)  # sums stay on the device
+        log.start_epoch()  # starts the clock
+        loss_sum, correct, n = 0, 0, 0
         for X, y in train_iter:
             X, y = X.as_in_ctx(device), y.as_in_ctx(device)
             with autograd.record():
@@ -295,19 +296,20 @@ def train(net, train_iter, test_iter, num_epochs, lr, device=None, *,
                 l = loss(y_hat, y)
             l.backward()
             trainer.step(X.shape[0])
-            meter.add(X, y, y_hat, l)
-        # Appends loss, train acc, seconds; marks the run finished after the
-        # last epoch; raises if the loss or a weight is no longer finite.
-        meter.finish(history, epoch, num_epochs, lr)
-        history.test_acc.append(evaluate_accuracy(net, test_iter, device))
+            # Arrays on the device: adding them does not wait for the device.
+            loss_sum += l.sum()
+            correct += (y_hat.argmax(axis=1).astype(y.dtype) == y).sum()
+            n += X.shape[0]
+            log.step(X, l)  # notes what went NaN first, should anything
+        # Reads the sums once; stops if the loss or a weight is not finite.
+        train_loss, train_acc, seconds = log.end_epoch(loss_sum, correct, n)
+        test_acc = evaluate_accuracy(net, test_iter, device)
+        log.add(train_loss, train_acc, test_acc, seconds)  # record and plot
         if verbose:
-            print(f"epoch {epoch}, loss {history.loss[-1]:.4f}, "
-                  f"train acc {history.train_acc[-1]:.3f}, "
-                  f"test acc {history.test_acc[-1]:.3f}, "
-                  f"time {history.seconds[-1]:.1f} sec", flush=True)  # fmt: skip
-        board.add(epoch, (history.loss[-1], history.train_acc[-1],
-                          history.test_acc[-1]))  # fmt: skip
-    return history
+            print(f"epoch {epoch}, loss {train_loss:.4f}, "
+                  f"train acc {train_acc:.3f}, test acc {test_acc:.3f}, "
+                  f"time {seconds:.1f} sec", flush=True)  # fmt: skip
+    return log.history
 
 
 #: A sigmoid output outside [0.05, 0.95] is saturated: there its slope
@@ -315,28 +317,41 @@ def train(net, train_iter, test_iter, num_epochs, lr, device=None, *,
 SATURATED = 0.05
 
 
-def first_steps(net, train_iter, lr: float, num_steps: int, device=None) -> tuple:
-    r"""Weight-gradient norms and saturated sigmoids over the first SGD steps.
+class FirstSteps(NamedTuple):
+    """What :func:`first_steps` measured: a table per quantity, a row per step."""
 
-    Trains `net` as :func:`train` does (fresh weights, SGD at rate `lr`) for
-    the first `num_steps` batches of one pass over `train_iter` (the shared
-    :func:`bnlesson.training.loop.sgd_steps`) and, at each step, before the update,
-    records the norm :math:`\lVert \nabla_W \ell \rVert_2` of the gradient of
-    the mean loss with respect to each convolutional or dense layer's
-    weight, and the fraction of each sigmoid's outputs :math:`s` with
+    grad_norms: pd.DataFrame
+    saturated: pd.DataFrame
+    weight_norms: pd.DataFrame
+
+    @property
+    def relative(self) -> pd.DataFrame:
+        r"""Gradient norm over weight norm, comparable across layers."""
+        return self.grad_norms / self.weight_norms
+
+
+def first_steps(net, train_iter, lr: float, num_steps: int, device=None) -> FirstSteps:
+    r"""Weight-gradient norms, weight norms and saturated sigmoids over the first steps.
+
+    Trains `net` as :func:`train` does for the first `num_steps` batches of
+    `train_iter` (:func:`bnlesson.training.loop.sgd_steps`) and records, at
+    each step before the update, per convolutional or dense layer the norms
+    :math:`\lVert \nabla_W \ell \rVert_2` (mean loss) and
+    :math:`\lVert W \rVert_2`, and per sigmoid the fraction of outputs
     :math:`s < 0.05` or :math:`s > 0.95` (:data:`SATURATED`).
 
     Returns
     -------
-    grad_norms, saturated : pandas.DataFrame
-        Indexed by ``step`` (from 1); one column per weight layer (``"conv
-        1"`` ... ``"dense 3"``), one per sigmoid (``"sigmoid 1"`` ...).
+    FirstSteps
+        Indexed by ``step`` (from 1): ``grad_norms`` and ``weight_norms``, a
+        column per weight layer (``"conv 1"`` ... ``"dense 3"``),
+        ``saturated``, a column per sigmoid (``"sigmoid 1"`` ...).
 
     Raises
     ------
     bnlesson.training.divergence.TrainingDiverged
         At the first step whose loss is not finite; its ``history`` holds
-        the two tables so far, that step included.
+        the tables so far, that step included.
     """
     device = device_or_default(device)
     trainer, loss = sgd_setup(net, lr, device)
@@ -347,7 +362,7 @@ def first_steps(net, train_iter, lr: float, num_steps: int, device=None) -> tupl
 
 
 class _FirstSteps(Watcher):
-    """:func:`first_steps`' watcher: gradient norms and saturation before updates."""
+    """:func:`first_steps`' watcher: norms and saturation before the updates."""
 
     def __init__(self, net):
         self.net, self.log, self.sigmoids = net, StepLog(), []
@@ -365,8 +380,10 @@ class _FirstSteps(Watcher):
         return out
 
     def before_update(self, step: int, loss) -> None:
-        grads = [float((b.weight.grad() ** 2).sum() ** 0.5) for b in self.weighted]
-        self.log.add("grad_norms", step, grads)
+        weights = [b.weight for b in self.weighted]
+        norm = lambda a: float((a**2).sum() ** 0.5)  # noqa: E731
+        self.log.add("grad_norms", step, [norm(w.grad()) for w in weights])
+        self.log.add("weight_norms", step, [norm(w.data()) for w in weights])
         self.log.add("saturated", step, [
             float(((s < SATURATED) | (s > 1 - SATURATED)).mean()) for s in self.sigmoids
         ])  # fmt: skip
@@ -374,8 +391,9 @@ class _FirstSteps(Watcher):
     def so_far(self):
         return self.frames() if "grad_norms" in self.log else None
 
-    def frames(self) -> tuple:
-        """The gradient norms and saturated fractions, one row per step."""
+    def frames(self) -> FirstSteps:
+        """The norms and saturated fractions, one row per step."""
         sigmoids = [f"sigmoid {i}" for i in range(1, len(self.sigmoids) + 1)]
-        return (self.log.frame("grad_norms", self.names),
-                self.log.frame("saturated", sigmoids))  # fmt: skip
+        return FirstSteps(self.log.frame("grad_norms", self.names),
+                          self.log.frame("saturated", sigmoids),
+                          self.log.frame("weight_norms", self.names))  # fmt: skip

@@ -223,7 +223,8 @@ def test_first_steps_measures_what_a_plain_sgd_step_computes():
     batch = (np.array(X[:64]), np.array(y[:64], dtype="int32"))
     set_seed(0)
     probed = lenet("scratch")
-    grads, saturated = lesson03.first_steps(probed, [batch], 1.0, 5, mx.cpu())
+    steps = lesson03.first_steps(probed, [batch], 1.0, 5, mx.cpu())
+    grads, saturated = steps.grad_norms, steps.saturated
     assert list(grads.index) == [1] and grads.index.name == "step", "one batch"
     assert list(grads.columns) == ["conv 1", "conv 2", "dense 1", "dense 2", "dense 3"]
     # The reference: the same weights, one SGD step as train takes it.
@@ -236,6 +237,12 @@ def test_first_steps_measures_what_a_plain_sgd_step_computes():
     weights = [b.weight for b in net if isinstance(b, (nn.Conv2D, nn.Dense))]
     norms = [onp.linalg.norm(w.grad().asnumpy()) / 64 for w in weights]
     assert_allclose(grads.iloc[0].to_numpy(), norms, rtol=1e-5)
+    # The weights' norms before the update, and the gradient's relative size.
+    sizes = [onp.linalg.norm(w.data().asnumpy()) for w in weights]
+    assert_allclose(steps.weight_norms.iloc[0].to_numpy(), sizes, rtol=1e-5)
+    relative = onp.array(norms) / onp.array(sizes)
+    assert_allclose(steps.relative.iloc[0].to_numpy(), relative, rtol=1e-5)
+    assert list(steps.relative.columns) == list(grads.columns)
     # Saturated share of the first sigmoid (after conv, batch norm), by hand.
     with autograd.record():  # training mode: batch statistics
         s = net[2](net[1](net[0](batch[0]))).asnumpy()

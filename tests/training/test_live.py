@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 import pytest
 
 from bnlesson.lesson03 import lenet, train
-from bnlesson.training import live
+from bnlesson.training import bookkeeping, live
 
 
 @pytest.fixture(autouse=True)
@@ -103,3 +103,18 @@ def test_no_live_plot_outside_a_notebook(iters, monkeypatch, capsys):
     train(lenet("none"), *iters, 1, 0.9, plot=True)
     assert fake.shown == [] and fake.updates == []
     assert capsys.readouterr().out.startswith("epoch 1, ")
+
+
+def test_lesson_03s_live_plot_names_its_network_and_its_y_axis(iters, monkeypatch):
+    fake = FakeDisplay()
+    monkeypatch.setattr(live, "in_ipython_kernel", lambda: True)
+    monkeypatch.setattr(live, "_ipython_display", fake)
+    board = bookkeeping.live_plot(3, None, "LeNet without batch norm")
+    board.add(1, (2.3, 0.1, 0.1))  # a redraw clears the axes, not the title
+    assert board.fig._suptitle.get_text() == "LeNet without batch norm"  # mpl 3.7
+    assert board.ax.get_ylabel() == bookkeeping.LIVE_YLABEL
+    assert board.ax.get_xlim() == (1, 3)
+    assert len(fake.shown) == 1 and len(fake.updates) == 1
+    assert bookkeeping.live_plot(3, False, "LeNet") is None
+    train(lenet("none"), *iters, 1, 0.9, verbose=False, title="LeNet")
+    assert len(fake.shown) == 2, "train draws its own, titled plot"

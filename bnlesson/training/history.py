@@ -82,9 +82,9 @@ class Progress:
     A training loop can be stopped anywhere (Ctrl-C, Jupyter's "Interrupt
     kernel", an error), and then returns no History: the net is left
     half-trained next to whatever the training cell assigned before.
-    :class:`bnlesson.training.metrics.EpochMeter` keeps this record up to date on the
-    net (an epoch begins when a meter is made, ``add`` counts a batch,
-    ``finish`` ends the epoch and says how many were planned), so that
+    :class:`bnlesson.training.bookkeeping.TrainingLog` keeps this record up to
+    date on the net (``start_epoch`` begins an epoch, ``step`` counts a
+    batch, ``end_epoch`` ends it and says how many were planned), so that
     whoever reads the net afterwards can tell; :func:`bnlesson.training.sgd.initialize`
     (fresh weights) removes it.
 

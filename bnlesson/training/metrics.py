@@ -2,30 +2,26 @@ r"""What the training loop measures, without making the device wait inside an ep
 
 Infrastructure for the training loop lesson 03 shows
 (:func:`bnlesson.lesson03.train`): the test accuracy
-(:func:`evaluate_accuracy`), the per-epoch sums of a training pass
-(:class:`EpochMeter`), and the checks that refuse data training cannot use.
+(:func:`evaluate_accuracy`) and the checks that refuse data training cannot
+use; the epoch's sums are read by
+:class:`bnlesson.training.bookkeeping.TrainingLog`.
 
-Unlike d2l's ``train_ch6``, nothing waits for the device inside an epoch: the
-loss sum and the count of correct predictions are accumulated as MXNet arrays
-on the device, and the host reads them once, at the end of the epoch. Reading
+Unlike d2l's ``train_ch6``, nothing waits for the device inside an epoch
+(here when counting test accuracy, there when training): sums are
+accumulated as MXNet arrays on the device, and the host reads them once, at
+the end. Reading
 them after every batch (``float(l.sum())``, as ``d2l.Accumulator`` does)
-would stall MXNet's asynchronous engine once per batch. Each step also feeds
-a :class:`bnlesson.training.divergence.Trace`, read only when the epoch's loss is not
-finite, to say what went non-finite first.
+would stall MXNet's asynchronous engine once per batch.
 """
 
 from __future__ import annotations
 
-import math
-from typing import Iterable, NamedTuple
+from typing import Iterable
 
-from d2l import mxnet as d2l
-from mxnet import autograd, np, npx
+from mxnet import autograd, np
 
 from bnlesson.core.config import default_device
-from bnlesson.training import divergence
 from bnlesson.training.batchcheck import NUM_CLASSES, check_batch_pairs
-from bnlesson.training.history import History, track_progress
 from bnlesson.training.sgd import check_batches, check_num_epochs, require_np
 
 
@@ -94,102 +90,3 @@ def check_data(
     check_batches("train_iter", train_iter)
     check_batches("test_iter", test_iter)
     check_batch_pairs(train_iter, test_iter, num_classes)
-
-
-class Epoch(NamedTuple):
-    """The totals of one training pass, read from the device at its end."""
-
-    loss_sum: float
-    correct: float
-    examples: int
-    seconds: float
-    params_finite: bool
-
-
-class EpochMeter:
-    """Sums of one training epoch, kept on the device until :meth:`finish`.
-
-    Create it at the start of the epoch (it starts the clock), call
-    :meth:`add` after each ``trainer.step``, then :meth:`finish` once.
-    Along the way it keeps the run's :class:`bnlesson.training.history.Progress` on
-    `net`, so that a run stopped early leaves a net that says so.
-    """
-
-    def __init__(self, net, device):
-        self.timer = d2l.Timer()
-        self.loss_sum = np.zeros((), ctx=device)
-        self.correct = np.zeros((), ctx=device)
-        self.examples = 0
-        self.trace = divergence.Trace(net, device)
-        self.net = net
-        self.progress = track_progress(net)
-        self.progress.epoch += 1
-        self.progress.batches = 0
-        self.progress.in_epoch = True
-
-    def add(self, X, y, y_hat, l) -> None:
-        """Add one step: its batch `X`, labels `y`, scores `y_hat`, losses `l`."""
-        batch_loss = l.sum()
-        self.trace.add(X, batch_loss)
-        self.loss_sum = self.loss_sum + batch_loss
-        self.correct = self.correct + _correct(y_hat, y)
-        self.examples += X.shape[0]
-        self.progress.batches += 1
-
-    def totals(self) -> Epoch:
-        """Wait for the queued work, stop the clock, read the sums (one read)."""
-        npx.waitall()  # the loop only queued work: time the real work
-        seconds = self.timer.stop()
-        sums = np.stack([self.loss_sum, self.correct, self.trace.health()])
-        loss_sum, correct, health = (float(v) for v in sums.asnumpy())
-        return Epoch(loss_sum, correct, self.examples, seconds, math.isfinite(health))
-
-    def finish(
-        self,
-        history: History,
-        epoch: int,
-        num_epochs: int,
-        lr: float,
-        has_bn: bool | None = None,
-    ) -> None:
-        """Append epoch `epoch`'s loss, training accuracy and seconds to `history`.
-
-        The net's :class:`bnlesson.training.history.Progress` then records epoch
-        `epoch` of `num_epochs` as finished (the run is finished after the
-        last); until then, the net reads as stopped inside the epoch.
-        `has_bn` (the net has batch norm, found in the net when None)
-        decides the advice if training diverged.
-
-        Raises
-        ------
-        ValueError
-            If the epoch saw no batches.
-        TrainingDiverged
-            If its loss, or a weight after its last update, is not finite:
-            says what went non-finite first and in which batch.
-        """
-        result = self.totals()
-        if result.examples == 0:
-            raise ValueError(
-                f"train_iter yielded no batches in epoch {epoch}: it must give "
-                f"the same batches every time it is iterated"
-            )
-        divergence.check(
-            result.loss_sum, lr, params_finite=result.params_finite, epoch=epoch,
-            history=history, trace=self.trace, net=self.net, has_bn=has_bn,
-        )  # fmt: skip
-        _record(history, result)
-        progress = self.progress
-        progress.epoch, progress.num_epochs = epoch, num_epochs
-        progress.history, progress.in_epoch = history, False
-
-
-def _record(history: History, result: Epoch) -> None:
-    n = result.examples
-    # The examples of the epochs before, recovered exactly (a whole number)
-    # from the rate over them.
-    examples = round(history.examples_per_sec * sum(history.seconds)) + n
-    history.loss.append(result.loss_sum / n)
-    history.train_acc.append(result.correct / n)
-    history.seconds.append(result.seconds)
-    history.examples_per_sec = examples / sum(history.seconds)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import re
 import subprocess
 import symtable
 import sys
@@ -34,10 +35,17 @@ def code_cells(path: Path) -> list[str]:
             if c.cell_type == "code"]  # fmt: skip
 
 
+ANCHOR = re.compile(r'<a id="[^"]*"></a>')
+
+
 def headings(path: Path) -> set[str]:
-    """The section headings of the notebook's Markdown cells, without the ``#``."""
+    """The section headings of the notebook's Markdown cells.
+
+    Without the ``#`` and without an anchor (``<a id="..."></a>``) that
+    links from other lessons point at.
+    """
     return {
-        line.lstrip("#").strip()
+        ANCHOR.sub("", line.lstrip("#")).strip()
         for cell in nbformat.read(path, as_version=4).cells
         if cell.cell_type == "markdown"
         for line in cell.source.splitlines()

@@ -16,6 +16,16 @@ with :math:`m` values, :math:`s = 1/\sqrt{\sigma_B^2 + \epsilon}`,
     \qquad
     \frac{\partial \ell}{\partial \beta} = m\, \overline{g}.
 
+With :math:`\sigma = 1/s`, :math:`\mathbf{1} = (1, \dots, 1)` and, for
+:math:`\epsilon = 0`, :math:`\|\hat x\|^2 = m`, the input gradient of a
+feature is :math:`(\gamma/\sigma) P g` with the orthogonal projection
+:math:`P = I - \mathbf{1}\mathbf{1}^\top/m - \hat x \hat x^\top/m`: it
+removes the mean of :math:`g` and its component along :math:`\hat x`. After
+a layer :math:`z = Wx`, scaling :math:`W` by :math:`c > 0` leaves the output
+unchanged (up to :math:`\epsilon`) and divides :math:`\partial\ell/\partial W`
+by :math:`c` (:func:`weight_gradient`; Ioffe and Szegedy 2015, section 3.3;
+Arora, Li and Lyu 2019).
+
 :class:`FastBatchNorm` follows the conventions of :mod:`bnlesson.lesson01`
 (``momentum`` weights the old moving value, biased batch variance) and
 updates its moving statistics in the forward pass. The lesson times each
@@ -82,6 +92,25 @@ def bn_backward(dY, cache: tuple) -> tuple:
     mean_dY_X_hat = (dY * X_hat).mean(axis=axes, keepdims=True)
     dX = gamma * s * (dY - mean_dY - X_hat * mean_dY_X_hat)
     return dX, m * mean_dY_X_hat, m * mean_dY
+
+
+# Shown in lesson 08, "Larger weights, smaller gradients"
+def weight_gradient(W, X, gamma, beta, dY, eps: float = 1e-5) -> tuple:
+    r"""Output and weight gradient of a bias-free dense layer followed by batch norm.
+
+    ``Y = bn_forward(X @ W.T, ...)`` and, by the chain rule through
+    :func:`bn_backward`,
+
+    .. math:: \frac{\partial\ell}{\partial W}
+              = \Big(\frac{\partial\ell}{\partial z}\Big)^\top X,
+              \qquad \ell = \sum y\, g, \quad g = dY .
+
+    Scaling `W` by :math:`c > 0` leaves ``Y`` unchanged up to `eps` and divides
+    the gradient by :math:`c`. Returns ``(Y, dW)``; ``dW`` has the shape of `W`
+    (units x inputs).
+    """
+    Y, cache = bn_forward(np.dot(X, W.T), gamma, beta, eps)
+    return Y, np.dot(bn_backward(dY, cache)[0].T, X)
 
 
 # Shown in lesson 08, "Check 1: against autograd"
@@ -171,13 +200,26 @@ class BatchNormTraining(autograd.Function):
     ``forward(gamma, beta, X)`` returns ``Y`` and keeps the batch statistics
     in ``self.mean`` and ``self.var``. `mean_of` and `spread` compute and
     broadcast per-channel values (the lesson swaps them to time each
-    speed-up). Shaped by quirks of MXNet 1.9.1's ``autograd.Function``:
-    ``backward`` gets and returns classic ``NDArray`` s under ``npx.set_np()``;
-    input gradients stop at the first input needing none (so ``X`` comes
-    last) and are never written for ``grad_req='add'``; ``backward`` runs on
-    another thread after ``Trainer.step()`` may have queued an update of
-    ``gamma`` that waits for it, so it must not read ``gamma`` (deadlock):
-    ``forward`` saves ``gamma * s``, a new array.
+    speed-up).
+
+    Notes
+    -----
+    The code is shaped by quirks of MXNet 1.9.1's ``autograd.Function``, which
+    the lesson leaves out:
+
+    * under ``npx.set_np()``, ``backward`` receives and must return classic
+      ``NDArray`` s, hence ``as_np_ndarray()`` and ``as_nd_ndarray()``;
+    * it stops writing input gradients at the first input that needs none,
+      so ``X``, which may be raw data without a gradient buffer, comes last;
+      and it never writes them for ``grad_req='add'`` (hence the fallbacks of
+      :func:`batch_norm_fast` and :class:`FastBatchNorm`);
+    * ``backward`` runs later, on another thread, possibly after
+      ``Trainer.step()`` has queued an update of ``gamma`` that waits for
+      this very gradient: reading ``gamma`` there would hang (a deadlock),
+      so ``forward`` saves ``gamma * s``, a new array;
+    * a Function runs outside MXNet's graph: hybridizing a Block that calls
+      it does not fuse its operators, so it cannot reach the one compiled
+      operator per direction of ``nn.BatchNorm``.
     """
 
     def __init__(self, eps, mean_of=channel_mean, spread=per_example):
@@ -207,7 +249,8 @@ class BatchNormTraining(autograd.Function):
         return dgamma.as_nd_ndarray(), dbeta.as_nd_ndarray(), dX.as_nd_ndarray()
 
 
-# Shown in lesson 08, "Making it fast"
+# Not shown in lesson 08 (its section "Making it fast" imports it): the
+# fallbacks and the dtype check are engine details, documented here.
 def batch_norm_fast(X, gamma, beta, moving_mean, moving_var, eps, momentum):
     r""":func:`bnlesson.lesson01.batch_norm` with the hand-written gradient.
 
@@ -221,6 +264,8 @@ def batch_norm_fast(X, gamma, beta, moving_mean, moving_var, eps, momentum):
     :math:`\lambda \hat\sigma^2 + (1 - \lambda)\sigma_B^2`. Recording with
     ``gamma`` or ``beta`` lacking a gradient buffer falls back to
     :func:`~bnlesson.lesson01.batch_norm`: the Function would not write theirs.
+    In prediction mode there is no gradient to write by hand: one scale and
+    one shift per channel do the work.
 
     Raises
     ------
@@ -255,7 +300,8 @@ def batch_norm_fast(X, gamma, beta, moving_mean, moving_var, eps, momentum):
     return Y, moving_mean, moving_var
 
 
-# Shown in lesson 08, "Making it fast"
+# Not shown in lesson 08 (its section "Making it fast" imports it and compares
+# it with nn.BatchNorm); the cases it hands to batch_norm are engine details.
 class FastBatchNorm(BatchNorm):
     """:class:`bnlesson.lesson02.BatchNorm` computed by :func:`batch_norm_fast`.
 

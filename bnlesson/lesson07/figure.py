@@ -40,7 +40,7 @@ def _zoom(ax, steps, accuracy: Mapping, zoom_from: int, bounds) -> None:
 
 
 def plot_figure1(steps: Sequence[int], accuracy: Mapping[str, Sequence[float]],
-                 percentiles: Mapping[str, onp.ndarray], *, zoom_from: int,
+                 percentiles: Mapping[str, onp.ndarray], *, zoom_from: int | None,
                  inset=(0.45, 0.08, 0.52, 0.45), legend=(0.0, 0.72),
                  axes=None):  # fmt: skip
     """Draw Figure 1 (:func:`bnlesson.plots.plot_paper_figure1`), zoom panel (a).
@@ -49,8 +49,9 @@ def plot_figure1(steps: Sequence[int], accuracy: Mapping[str, Sequence[float]],
     ----------
     steps, accuracy, percentiles, axes
         As for :func:`bnlesson.plots.plot_paper_figure1`.
-    zoom_from : int
-        The first step of the inset in panel (a), where the curves level off.
+    zoom_from : int or None
+        The first step of the inset in panel (a), where the curves level
+        off; None for no inset (a run too short to level off).
     inset : tuple of 4 floats
         The inset's left, bottom, width and height in panel (a)'s axes
         fractions: below the plateau, where the curves do not run.
@@ -62,10 +63,11 @@ def plot_figure1(steps: Sequence[int], accuracy: Mapping[str, Sequence[float]],
     -------
     numpy.ndarray of three matplotlib.axes.Axes
     """
-    if not any(s >= zoom_from for s in steps):
+    if zoom_from is not None and not any(s >= zoom_from for s in steps):
         raise ValueError(f"no recorded step from zoom_from={zoom_from} on")
     axes = plot_paper_figure1(steps, accuracy, percentiles, axes=axes)
-    _zoom(axes[0], steps, accuracy, zoom_from, inset)
+    if zoom_from is not None:
+        _zoom(axes[0], steps, accuracy, zoom_from, inset)
     axes[0].legend(fontsize=8, loc="upper left", bbox_to_anchor=legend)
     _one_entry_per_style(axes[1])
     return axes

@@ -180,3 +180,28 @@ def test_frozen_weights_move_only_the_statistics_and_put_them_back(tiny, trained
     got = onp.percentile(sigmoid_input(trained, np.array(Xt)).asnumpy(),
                          (15, 50, 85), axis=0).T  # fmt: skip
     assert_allclose(result["population percentiles"], got, rtol=1e-5, atol=1e-6)
+
+
+# --- plot_figure1 ------------------------------------------------------------
+
+
+def test_figure1_zooms_on_the_plateau_and_labels_each_line_style_once():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from bnlesson.lesson07.figure import plot_figure1
+
+    steps = [10, 100, 1000, 10000]
+    accuracy = {"a": [0.1, 0.5, 0.85, 0.86], "b": [0.6, 0.8, 0.87, 0.88]}
+    p = onp.tile([-1.0, 0.0, 1.0], (4, 1))
+    axes = plot_figure1(steps, accuracy, {"b": p, "c": p + 1}, zoom_from=1000)
+    (inset,) = axes[0].child_axes
+    low, high = inset.get_ylim()
+    assert 0.8 < low < 0.85 and 0.88 < high < 0.9  # the late values, magnified
+    assert [len(line.get_xdata()) for line in inset.lines] == [2, 2]
+    labels = [t.get_text() for t in axes[1].get_legend().get_texts()]
+    assert labels == ["50th (median)", "15th and 85th"]
+    plain = plot_figure1(steps, accuracy, {"b": p, "c": p}, zoom_from=None)
+    assert plain[0].child_axes == []
+    with pytest.raises(ValueError, match="no recorded step"):
+        plot_figure1(steps, accuracy, {"b": p, "c": p}, zoom_from=20000)

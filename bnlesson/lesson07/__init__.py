@@ -12,8 +12,11 @@ loop that trains one of the two networks (:func:`.network.mlp`, the paper's
 network) and records, every few steps, the test accuracy and those
 percentiles; this is its copy, with checks of its arguments. What one
 recording holds (:class:`bnlesson.training.recording.Recording`) and how far
-the percentiles moved (:func:`bnlesson.training.recording.drift`) are
-training infrastructure.
+the percentiles moved, in the units of the sigmoid's input
+(:func:`.drift.absolute_drift`), are in their own modules, as are the
+paper's initial weights (:data:`.network.PAPER_INIT`), Figure 1 with a zoom
+(:func:`.figure.plot_figure1`) and the measure that tells the moving
+statistics' share of the wobble from SGD's (:func:`.wobble.frozen_weights`).
 """
 
 from __future__ import annotations
@@ -73,6 +76,18 @@ def train_recording(net, train_iter: Iterable, test_iter: Iterable, probe, *,
     (:func:`.network.sigmoid_input`, prediction mode) of the last hidden
     layer. The steps never wait for the device; each recording waits once
     and is timed apart (:attr:`Recording.overhead`).
+
+    A recording must not change what it measures, nor cost much: it runs in
+    prediction mode with autograd paused (nothing is learned, batch norm's
+    moving statistics are read, not updated), so a run gives the same
+    weights however often it records (``tests/lessons/test_lesson07.py``);
+    it is one pass over `test_iter` and one over `probe` every `every`
+    steps, a few percent of the run at the lesson's sizes (5.6% without
+    and 6.7% with batch norm, recording every 500 steps of 60 images, in
+    one measured run). Timing the recordings inside the run, after
+    ``npx.waitall()`` has let the queued steps finish, measures that share
+    directly; two separate runs with and without recording would measure
+    the machine's other load, which changes a whole run's speed by more.
 
     Parameters
     ----------

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from mxnet import autograd
+from mxnet import autograd, init
 from mxnet.gluon import nn
 
 from bnlesson.lesson03 import norm_maker, sequential
@@ -18,10 +18,16 @@ from bnlesson.training.metrics import parameter_device
 
 #: The paper's hidden layers: three of 100 sigmoid units.
 HIDDEN = (100, 100, 100)
+#: The paper's initial weights, "small random Gaussian values" (its section
+#: 4.1, which gives no size): a standard deviation of 0.01, our choice.
+PAPER_INIT = init.Normal(0.01)
 
 
 def mlp(
-    norm: str = "none", hidden: Sequence[int] = HIDDEN, num_outputs: int = 10
+    norm: str = "none",
+    hidden: Sequence[int] = HIDDEN,
+    num_outputs: int = 10,
+    weight_init: init.Initializer | None = None,
 ) -> nn.Block:
     r"""Return the paper's fully connected sigmoid network, with or without BN.
 
@@ -48,6 +54,13 @@ def mlp(
         Units of each hidden layer, at least one layer.
     num_outputs : int
         Units of the output layer (classes).
+    weight_init : mxnet.init.Initializer, optional
+        The initializer of every Dense layer's weights, e.g.
+        :data:`PAPER_INIT`. It is the Parameters' own (``param.init``), which
+        Gluon prefers to the one ``initialize()`` is given, so
+        :func:`bnlesson.training.sgd.sgd_setup`'s Xavier then draws only the
+        rest (biases start at 0, batch norm's ``gamma`` at 1). None (the
+        default): Xavier for the weights too.
 
     Returns
     -------
@@ -72,7 +85,11 @@ def mlp(
         blocks += [nn.Dense(units, use_bias=make_norm is None), *norm_layers,
                    nn.Activation("sigmoid")]  # fmt: skip
     blocks.append(nn.Dense(num_outputs))
-    return sequential(blocks)
+    net = sequential(blocks)
+    if weight_init is not None:
+        for param in net.collect_params(".*weight").values():
+            param.init = weight_init
+    return net
 
 
 def sigmoid_positions(net) -> list[int]:

@@ -287,3 +287,17 @@ def test_a_net_without_sigmoids_is_refused(tiny):
     with pytest.raises(ValueError, match="no sigmoid"):
         train_recording(net, data.Batches(X, y, 10), data.Batches(Xt, yt, 16), Xt,
                         num_steps=3, lr=0.5, every=1)  # fmt: skip
+
+
+def test_recording_changes_nothing_it_measures(tiny):
+    """Recording after every step or only at the end trains the same weights:
+    the probe and the test pass learn nothing and leave batch norm's moving
+    statistics alone."""
+    finals = []
+    for every in (1, 9):
+        net, rec = run(tiny, "gluon", num_steps=9, every=every)
+        finals.append([p.data().asnumpy() for p in net.collect_params().values()])
+    often, once = finals
+    assert len(often) == len(once) == 17  # 4 Dense, 3 BN with 4 each, 1 bias
+    for a, b in zip(often, once):
+        assert_array_equal(a, b)

@@ -26,10 +26,15 @@ from bnlesson.lesson07.network import HIDDEN, mlp, sigmoid_positions
 from bnlesson.training.batchcheck import check_labels, num_classes
 
 __all__ = [
-    "NoiseLayer", "by_step_size", "landscape_summary", "layer_stats", "loss_and_grad",
-    "noisy_mlp", "norm", "preserved", "probe_landscape", "saturated_fraction",
-    "trainable", "update_ratio",
+    "SATURATION_MARGIN", "NoiseLayer", "PaperNoise", "by_step_size", "gradient_shift",
+    "landscape_summary", "layer_stats", "loss_and_grad", "noisy_mlp", "norm",
+    "preserved", "probe_landscape", "saturated_fraction", "trainable", "update_ratio",
 ]  # fmt: skip
+
+#: A sigmoid output within this distance of 0 or 1 counts as saturated, as in
+#: lesson 06 (:func:`bnlesson.lesson06.sigmoid_saturation`, ``margin=0.01``):
+#: there the slope :math:`h(1 - h)` is below 0.0099, 4% of its largest value 1/4.
+SATURATION_MARGIN = 0.01
 
 _LOSS = gluon.loss.SoftmaxCrossEntropyLoss()
 
@@ -88,21 +93,92 @@ class NoiseLayer(nn.Block):
         return X * scale + shift
 
 
+# Shown in lesson 09, "1 · Noisy batch norm" (without the checks and docstring)
+class PaperNoise(nn.Block):
+    r"""Santurkar et al.'s noise: per example, from a distribution redrawn every step.
+
+    In training mode each call first draws, for every unit :math:`j`, the
+    mean and the standard deviation of this step's noise distribution,
+
+    .. math::
+
+        \mu_j \sim U(-a, a), \qquad \sigma_j \sim U(1, b),
+
+    shared by the whole batch, and then perturbs every example :math:`i`
+    with its own draw from it:
+
+    .. math::
+
+        y_{ij} = x_{ij} + \varepsilon_{ij}, \qquad
+        \varepsilon_{ij} \sim \mathcal{N}(\mu_j, \sigma_j^2).
+
+    Over the batch, unit :math:`j` moves by :math:`\mu_j` (a shift shared by
+    the batch, new at every step) and its variance grows by
+    :math:`\sigma_j^2 \ge 1`. This is our reading of Santurkar et al.
+    (2018), Section 2.1: "i.i.d. noise sampled from a non-zero mean and
+    non-unit variance distribution" that "changes at each time step". In
+    prediction mode the noise's average over steps, zero, is added: the
+    layer is the identity.
+
+    Parameters
+    ----------
+    max_mean : float
+        :math:`a \ge 0`.
+    max_std : float
+        :math:`b \ge 1`.
+    """
+
+    def __init__(self, max_mean: float = 3.0, max_std: float = 3.0, **kwargs):
+        check_finite("max_mean", max_mean, "max_mean=3.0")
+        check_finite("max_std", max_std, "max_std=3.0")
+        if not (max_mean >= 0 and max_std >= 1):
+            raise ValueError(
+                f"need max_mean >= 0 and max_std >= 1 (the noise's standard "
+                f"deviation is drawn from U(1, max_std)), not {max_mean!r} and "
+                f"{max_std!r}"
+            )
+        super().__init__(**kwargs)
+        self.max_mean, self.max_std = max_mean, max_std
+
+    def forward(self, X):
+        if X.ndim != 2:
+            raise ValueError(f"PaperNoise takes (batch, units) inputs, not {X.shape}")
+        if not autograd.is_training():
+            return X
+        size = (1, X.shape[1])  # this step's distribution, one per unit
+        mean = np.random.uniform(-self.max_mean, self.max_mean, size, ctx=X.ctx)
+        std = np.random.uniform(1, self.max_std, size, ctx=X.ctx)
+        return X + mean + std * np.random.normal(size=X.shape, ctx=X.ctx)
+
+
+#: The kinds of noise :func:`noisy_mlp` can insert.
+NOISES = {"paper": PaperNoise, "shared": NoiseLayer}
+
+
 def noisy_mlp(
-    max_shift: float = 3.0, max_scale: float = 3.0, hidden: Sequence[int] = HIDDEN
+    max_shift: float = 3.0,
+    max_scale: float = 3.0,
+    hidden: Sequence[int] = HIDDEN,
+    kind: str = "shared",
 ) -> nn.Sequential:
     """Return lesson 07's ``mlp("gluon")`` with noise after every batch norm.
 
-    For the default `hidden`, the layers::
+    `kind` ``"shared"`` inserts ``NoiseLayer(max_shift, max_scale)`` (one
+    shift and scale per unit for the whole batch), ``"paper"``
+    ``PaperNoise(max_shift, max_scale)`` (Santurkar et al.'s: per-example
+    noise of mean up to `max_shift` and standard deviation 1 to
+    `max_scale`). For the default `hidden`, the layers::
 
-        Dense(100) BN NoiseLayer sigmoid   Dense(100) BN NoiseLayer sigmoid
-        Dense(100) BN NoiseLayer sigmoid   Dense(10)
+        Dense(100) BN noise sigmoid   Dense(100) BN noise sigmoid
+        Dense(100) BN noise sigmoid   Dense(10)
     """
+    if kind not in NOISES:
+        raise ValueError(f"kind must be one of {sorted(NOISES)}, not {kind!r}")
     net = nn.Sequential()
     for block in mlp("gluon", hidden):
         net.add(block)
         if isinstance(block, nn.BatchNorm):
-            net.add(NoiseLayer(max_shift, max_scale))
+            net.add(NOISES[kind](max_shift, max_scale))
     return net
 
 
@@ -283,6 +359,68 @@ def by_step_size(frame: pd.DataFrame) -> pd.DataFrame:
         ["loss_change", "grad_change"]].median()  # fmt: skip
 
 
+def _layer_of_each_parameter(net) -> tuple[list[int], list[int]]:
+    """For :func:`trainable`'s parameters, the block index of each; and the
+    block index of every Dense layer."""
+    owner = {id(p): i for i, block in enumerate(net)
+             for p in block.collect_params().values()}  # fmt: skip
+    dense = [i for i, block in enumerate(net) if isinstance(block, nn.Dense)]
+    return [owner[id(p)] for p in trainable(net)], dense
+
+
+def gradient_shift(net, X, y, lr: float) -> pd.DataFrame:
+    r"""Santurkar et al.'s gradient-based internal covariate shift (Section 2.2).
+
+    For Dense layer :math:`k` with weight :math:`W_k`, compare its gradient
+    in a simultaneous update of all layers with its gradient once the
+    layers below have taken their step:
+
+    .. math::
+
+        G_k = \nabla_{W_k} \ell(w_1, \dots, w_L), \qquad
+        G'_k = \nabla_{W_k} \ell(w_1 - \eta g_1, \dots,
+               w_{k-1} - \eta g_{k-1}, w_k, \dots, w_L),
+
+    with :math:`g` the gradient at :math:`w` and :math:`\eta` = `lr`, on the
+    batch ``(X, y)`` in training mode. The layers below are every block
+    before Dense :math:`k` (their batch norms' :math:`\gamma, \beta` too).
+    The shift is :math:`\|G_k - G'_k\|`; 0 and a cosine of 1 mean the
+    update below did not change what layer :math:`k` should do. The network
+    is left as it was.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per Dense layer above the first (``"layer 2"``, ...):
+        ``l2`` :math:`\|G_k - G'_k\|`, ``relative`` :math:`\|G_k - G'_k\| /
+        \|G_k\|` and ``cosine`` :math:`\langle G_k, G'_k\rangle /
+        (\|G_k\| \|G'_k\|)`.
+    """
+    check_finite("lr", lr, "lr=0.5")
+    if not lr > 0:
+        raise ValueError(f"lr must be positive, not {lr!r}")
+    _check_probe_labels(net, X, y)
+    params = trainable(net)
+    owners, dense = _layer_of_each_parameter(net)
+    rows = {}
+    with preserved(net):
+        w = [p.data().copy() for p in params]
+        _, g = loss_and_grad(net, X, y)
+        for k, position in enumerate(dense[1:], start=2):
+            for p, w_p, g_p, owner in zip(params, w, g, owners):
+                p.set_data(w_p - lr * g_p if owner < position else w_p)
+            _, g_after = loss_and_grad(net, X, y)
+            i = params.index(net[position].weight)
+            a, b = g[i].asnumpy().ravel(), g_after[i].asnumpy().ravel()
+            size_a, size_b = onp.linalg.norm(a), onp.linalg.norm(b)
+            rows[f"layer {k}"] = {
+                "l2": float(onp.linalg.norm(a - b)),
+                "relative": float(onp.linalg.norm(a - b) / size_a),
+                "cosine": float(a @ b / (size_a * size_b)),
+            }
+    return pd.DataFrame(rows).T
+
+
 def layer_stats(net, X, y) -> tuple[list, list]:
     r"""Return each hidden layer's sigmoid outputs :math:`h` and the gradients
     :math:`\partial\ell/\partial h` of the mean loss, in training mode.
@@ -309,13 +447,14 @@ def layer_stats(net, X, y) -> tuple[list, list]:
     return [h.asnumpy() for h in outputs], [t.grad.asnumpy() for t in taps]
 
 
-def saturated_fraction(h, threshold: float = 0.97) -> float:
+def saturated_fraction(h, threshold: float = 1 - 2 * SATURATION_MARGIN) -> float:
     r"""The fraction of sigmoid outputs :math:`h` within :math:`(1 - t)/2` of 0 or 1.
 
-    That is :math:`|2h - 1| > t`. Since :math:`2\sigma(x) - 1 = \tanh(x/2)`,
-    it is the rule :math:`|\tanh| > 0.97` used for tanh units, applied to the
-    sigmoid; there :math:`\sigma' = h(1 - h) < 0.015`, 6% of its largest
-    value, 1/4.
+    That is :math:`|2h - 1| > t`. The default :math:`t = 0.98` puts the line
+    where lesson 06 does (:data:`SATURATION_MARGIN`): outputs within 0.01 of
+    0 or 1, where :math:`\sigma' = h(1 - h) < 0.0099`, 4% of its largest
+    value, 1/4. Since :math:`2\sigma(x) - 1 = \tanh(x/2)`, it is the rule
+    :math:`|\tanh| > t` used for tanh units, applied to the sigmoid.
 
     If any output is NaN or infinite (a diverged network) the fraction is
     NaN, with a ``RuntimeWarning``: a NaN is neither saturated nor not, and

@@ -24,10 +24,10 @@ from mxnet.gluon import nn
 from bnlesson.core.config import device_or_default
 from bnlesson.lesson07 import record_steps
 from bnlesson.lesson07.network import sigmoid_input, sigmoid_positions
-from bnlesson.lesson09 import (
+from bnlesson.lesson09 import probe_landscape
+from bnlesson.lesson09.inside import (
     gradient_shift,
     layer_stats,
-    probe_landscape,
     saturated_fraction,
     update_ratio,
 )  # fmt: skip
@@ -63,7 +63,7 @@ class Watch:
     seconds : float
         Wall time of the run.
     shift : pandas.DataFrame
-        When asked for, :func:`bnlesson.lesson09.gradient_shift` at every
+        When asked for, :func:`bnlesson.lesson09.inside.gradient_shift` at every
         recording, with ``step`` and ``layer`` columns; else empty.
     """
 
@@ -121,7 +121,7 @@ def train_watching(
     layer `layer`'s sigmoid inputs over the `probe` images (also one step
     earlier), and, when `landscape` is an ``(X, y)`` batch, the probe
     :func:`bnlesson.lesson09.probe_landscape` at step sizes `etas`, and
-    with `shift` also :func:`bnlesson.lesson09.gradient_shift` on that batch
+    with `shift` also :func:`bnlesson.lesson09.inside.gradient_shift` on that batch
     at rate `lr`.
 
     Raises
@@ -217,13 +217,13 @@ class Early:
     ----------
     update_ratios : pandas.DataFrame
         Index ``step`` (from 1), one column per Dense layer (``"layer 1"``,
-        ..., ``"layer 4 (output)"``): :func:`bnlesson.lesson09.update_ratio`
+        ..., ``"layer 4 (output)"``): :func:`bnlesson.lesson09.inside.update_ratio`
         of its weight.
     saturation : pandas.DataFrame
         Index ``step`` (from 0), one column per hidden layer: the
-        :func:`bnlesson.lesson09.saturated_fraction` of its sigmoids.
+        :func:`bnlesson.lesson09.inside.saturated_fraction` of its sigmoids.
     activations, gradients : list of numpy.ndarray
-        :func:`bnlesson.lesson09.layer_stats` after the last step.
+        :func:`bnlesson.lesson09.inside.layer_stats` after the last step.
     """
 
     update_ratios: pd.DataFrame

@@ -21,20 +21,22 @@ from bnlesson.core.config import set_seed
 from bnlesson.lesson06 import sigmoid_saturation
 from bnlesson.lesson07.network import mlp, sigmoid_input
 from bnlesson.lesson09 import (
-    SATURATION_MARGIN,
     NoiseLayer,
     PaperNoise,
     by_step_size,
-    gradient_shift,
     landscape_summary,
-    layer_stats,
     loss_and_grad,
     noisy_mlp,
     preserved,
     probe_landscape,
+)  # fmt: skip
+from bnlesson.lesson09.inside import (
+    SATURATION_MARGIN,
+    gradient_shift,
+    layer_stats,
     saturated_fraction,
     update_ratio,
-)  # fmt: skip
+)
 from bnlesson.lesson09.runs import Watch, instability, train_early, train_watching
 from bnlesson.training.divergence import TrainingDiverged
 

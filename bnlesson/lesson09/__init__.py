@@ -1,35 +1,34 @@
 r"""Lesson 09: why does batch norm help? The instruments of its experiments.
 
 The experiments of Santurkar et al. (NeurIPS 2018) on lesson 07's network:
-noisy batch norm (:class:`NoiseLayer`, :func:`noisy_mlp`, read in training
-mode by :func:`bnlesson.lesson07.network.sigmoid_input`), the loss landscape along the
-gradient (:func:`probe_landscape`, :func:`landscape_summary`), and the per-layer
-statistics of "inside the network" (:func:`layer_stats`,
-:func:`saturated_fraction`, :func:`update_ratio`).
+noisy batch norm (:class:`PaperNoise`, their noise, and :class:`NoiseLayer`,
+a variant; :func:`noisy_mlp`; read in training mode by
+:func:`bnlesson.lesson07.network.sigmoid_input`) and the loss landscape along
+the gradient (:func:`probe_landscape`, :func:`landscape_summary`). The
+per-layer instruments, their gradient-based covariate shift included, are in
+:mod:`bnlesson.lesson09.inside`.
 """
 
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Iterable
 from contextlib import contextmanager
 from typing import Sequence
 
-import numpy as onp
 import pandas as pd
 from mxnet import autograd, gluon, np
 from mxnet.gluon import nn
 
 from bnlesson.core.arguments import check_finite, is_number, not_a_number
-from bnlesson.lesson07.network import HIDDEN, mlp, sigmoid_positions
+from bnlesson.lesson07.network import HIDDEN, mlp
 from bnlesson.training.batchcheck import check_labels, num_classes
 
 __all__ = [
-    "NoiseLayer", "by_step_size", "landscape_summary", "layer_stats", "loss_and_grad",
-    "noisy_mlp", "norm", "preserved", "probe_landscape", "saturated_fraction",
-    "trainable", "update_ratio",
+    "NOISES", "NoiseLayer", "PaperNoise", "by_step_size", "landscape_summary",
+    "loss_and_grad", "noisy_mlp", "norm", "preserved", "probe_landscape", "trainable",
 ]  # fmt: skip
+
 
 _LOSS = gluon.loss.SoftmaxCrossEntropyLoss()
 
@@ -88,21 +87,92 @@ class NoiseLayer(nn.Block):
         return X * scale + shift
 
 
+# Shown in lesson 09, "1 · Noisy batch norm" (without the checks and docstring)
+class PaperNoise(nn.Block):
+    r"""Santurkar et al.'s noise: per example, from a distribution redrawn every step.
+
+    In training mode each call first draws, for every unit :math:`j`, the
+    mean and the standard deviation of this step's noise distribution,
+
+    .. math::
+
+        \mu_j \sim U(-a, a), \qquad \sigma_j \sim U(1, b),
+
+    shared by the whole batch, and then perturbs every example :math:`i`
+    with its own draw from it:
+
+    .. math::
+
+        y_{ij} = x_{ij} + \varepsilon_{ij}, \qquad
+        \varepsilon_{ij} \sim \mathcal{N}(\mu_j, \sigma_j^2).
+
+    Over the batch, unit :math:`j` moves by :math:`\mu_j` (a shift shared by
+    the batch, new at every step) and its variance grows by
+    :math:`\sigma_j^2 \ge 1`. This is our reading of Santurkar et al.
+    (2018), Section 2.1: "i.i.d. noise sampled from a non-zero mean and
+    non-unit variance distribution" that "changes at each time step". In
+    prediction mode the noise's average over steps, zero, is added: the
+    layer is the identity.
+
+    Parameters
+    ----------
+    max_mean : float
+        :math:`a \ge 0`.
+    max_std : float
+        :math:`b \ge 1`.
+    """
+
+    def __init__(self, max_mean: float = 3.0, max_std: float = 3.0, **kwargs):
+        check_finite("max_mean", max_mean, "max_mean=3.0")
+        check_finite("max_std", max_std, "max_std=3.0")
+        if not (max_mean >= 0 and max_std >= 1):
+            raise ValueError(
+                f"need max_mean >= 0 and max_std >= 1 (the noise's standard "
+                f"deviation is drawn from U(1, max_std)), not {max_mean!r} and "
+                f"{max_std!r}"
+            )
+        super().__init__(**kwargs)
+        self.max_mean, self.max_std = max_mean, max_std
+
+    def forward(self, X):
+        if X.ndim != 2:
+            raise ValueError(f"PaperNoise takes (batch, units) inputs, not {X.shape}")
+        if not autograd.is_training():
+            return X
+        size = (1, X.shape[1])  # this step's distribution, one per unit
+        mean = np.random.uniform(-self.max_mean, self.max_mean, size, ctx=X.ctx)
+        std = np.random.uniform(1, self.max_std, size, ctx=X.ctx)
+        return X + mean + std * np.random.normal(size=X.shape, ctx=X.ctx)
+
+
+#: The kinds of noise :func:`noisy_mlp` can insert.
+NOISES = {"paper": PaperNoise, "shared": NoiseLayer}
+
+
 def noisy_mlp(
-    max_shift: float = 3.0, max_scale: float = 3.0, hidden: Sequence[int] = HIDDEN
+    max_shift: float = 3.0,
+    max_scale: float = 3.0,
+    hidden: Sequence[int] = HIDDEN,
+    kind: str = "shared",
 ) -> nn.Sequential:
     """Return lesson 07's ``mlp("gluon")`` with noise after every batch norm.
 
-    For the default `hidden`, the layers::
+    `kind` ``"shared"`` inserts ``NoiseLayer(max_shift, max_scale)`` (one
+    shift and scale per unit for the whole batch), ``"paper"``
+    ``PaperNoise(max_shift, max_scale)`` (Santurkar et al.'s: per-example
+    noise of mean up to `max_shift` and standard deviation 1 to
+    `max_scale`). For the default `hidden`, the layers::
 
-        Dense(100) BN NoiseLayer sigmoid   Dense(100) BN NoiseLayer sigmoid
-        Dense(100) BN NoiseLayer sigmoid   Dense(10)
+        Dense(100) BN noise sigmoid   Dense(100) BN noise sigmoid
+        Dense(100) BN noise sigmoid   Dense(10)
     """
+    if kind not in NOISES:
+        raise ValueError(f"kind must be one of {sorted(NOISES)}, not {kind!r}")
     net = nn.Sequential()
     for block in mlp("gluon", hidden):
         net.add(block)
         if isinstance(block, nn.BatchNorm):
-            net.add(NoiseLayer(max_shift, max_scale))
+            net.add(NOISES[kind](max_shift, max_scale))
     return net
 
 
@@ -281,82 +351,3 @@ def by_step_size(frame: pd.DataFrame) -> pd.DataFrame:
     change = moved["loss"] - moved["step"].map(start)
     return moved.assign(loss_change=change).groupby("eta")[
         ["loss_change", "grad_change"]].median()  # fmt: skip
-
-
-def layer_stats(net, X, y) -> tuple[list, list]:
-    r"""Return each hidden layer's sigmoid outputs :math:`h` and the gradients
-    :math:`\partial\ell/\partial h` of the mean loss, in training mode.
-
-    A zero array is added to every sigmoid output and its gradient read:
-    :math:`\partial\ell/\partial(h + 0) = \partial\ell/\partial h`. Two lists
-    of NumPy arrays of shape ``(N, units)``, from the first hidden layer on;
-    the network is left as it was.
-    """
-    sigmoids = set(sigmoid_positions(net))
-    outputs, taps = [], []
-    with preserved(net), autograd.record():
-        h = X
-        for i, block in enumerate(net):
-            h = block(h)
-            if i in sigmoids:
-                tap = np.zeros(h.shape, ctx=h.ctx)
-                tap.attach_grad()
-                h = h + tap
-                outputs.append(h)
-                taps.append(tap)
-        loss = _LOSS(h, y).mean()
-        loss.backward()
-    return [h.asnumpy() for h in outputs], [t.grad.asnumpy() for t in taps]
-
-
-def saturated_fraction(h, threshold: float = 0.97) -> float:
-    r"""The fraction of sigmoid outputs :math:`h` within :math:`(1 - t)/2` of 0 or 1.
-
-    That is :math:`|2h - 1| > t`. Since :math:`2\sigma(x) - 1 = \tanh(x/2)`,
-    it is the rule :math:`|\tanh| > 0.97` used for tanh units, applied to the
-    sigmoid; there :math:`\sigma' = h(1 - h) < 0.015`, 6% of its largest
-    value, 1/4.
-
-    If any output is NaN or infinite (a diverged network) the fraction is
-    NaN, with a ``RuntimeWarning``: a NaN is neither saturated nor not, and
-    counting it as "not saturated" would report a dead network as a healthy
-    one. It is not an error here: a run that calls this
-    (:func:`bnlesson.lesson09.runs.train_early`) reports the divergence
-    itself, at its next step, with what it recorded before
-    (:class:`bnlesson.training.divergence.TrainingDiverged`).
-
-    Raises
-    ------
-    ValueError
-        If `threshold` is not in (0, 1).
-    """
-    if not 0 < threshold < 1:
-        raise ValueError(f"threshold must be in (0, 1), not {threshold!r}")
-    h = _numpy(h)
-    bad = int(h.size - onp.isfinite(h).sum())
-    if bad:
-        warnings.warn(
-            f"saturated_fraction: {bad} of {h.size} outputs are NaN or infinite "
-            f"(has the network diverged? lower the learning rate), so the "
-            f"fraction is NaN, not a share of saturated units.",
-            RuntimeWarning,
-            stacklevel=2,
-        )
-        return math.nan
-    return float((onp.abs(2 * h - 1) > threshold).mean())
-
-
-def update_ratio(before, after) -> float:
-    r"""How much one update changed a weight, relative to its size:
-    :math:`\|w_\text{after} - w_\text{before}\| / \|w_\text{before}\|`."""
-    before, after = _numpy(before), _numpy(after)
-    if before.shape != after.shape:
-        raise ValueError(f"shapes differ: {before.shape} and {after.shape}")
-    size = onp.linalg.norm(before)
-    if size == 0:
-        raise ValueError("the weight before the update is all zeros: no scale")
-    return float(onp.linalg.norm(after - before) / size)
-
-
-def _numpy(x) -> onp.ndarray:
-    return onp.asarray(x.asnumpy() if hasattr(x, "asnumpy") else x, dtype=onp.float64)

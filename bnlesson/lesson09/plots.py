@@ -23,7 +23,11 @@ STYLES = (
     {"color": "tab:red", "linestyle": "--", "marker": "."},
     {"color": "tab:blue", "linestyle": "-", "marker": ""},
     {"color": "tab:green", "linestyle": ":", "marker": "x"},
+    {"color": "tab:purple", "linestyle": "-.", "marker": "+"},
 )
+#: Band fills, one per network: hatching rather than colour alone, so that
+#: where two bands overlap both stay readable.
+HATCHES = ("////", "\\\\", "..", "xx")
 LANDSCAPE_COLUMNS = ("step", "eta", "loss", "grad_change", "distance")
 
 
@@ -38,7 +42,7 @@ def _axes(axes, count: int, figsize: tuple, sharey: bool = False):
 
 
 def plot_accuracy(steps, curves: Mapping[str, Sequence[float]], ax=None,
-                  chance: float | None = 0.1):  # fmt: skip
+                  chance: float | None = 0.1, ylim: tuple = (0, 1)):  # fmt: skip
     """Test accuracy against training steps, one curve per network.
 
     Parameters
@@ -48,16 +52,19 @@ def plot_accuracy(steps, curves: Mapping[str, Sequence[float]], ax=None,
     curves : dict of str to sequence of float
         Network name (the legend) to its accuracies.
     chance : float, optional
-        A dashed grey line at this accuracy (0.1 for ten classes).
+        A dashed grey line at this accuracy (0.1 for ten classes), drawn
+        when it lies inside `ylim`.
+    ylim : (float, float)
+        The accuracy range shown; narrow it to tell close curves apart.
     """
     ax = _axes(ax, 1, (4, 2.8))[0]
     for (name, acc), style in zip(curves.items(), STYLES):
         if len(acc) != len(steps):
             raise ValueError(f"{name!r} has {len(acc)} values for {len(steps)} steps")
         ax.plot(steps, acc, label=name, markersize=4, **style)
-    if chance is not None:
+    if chance is not None and ylim[0] <= chance <= ylim[1]:
         ax.axhline(chance, color="grey", linestyle="--", linewidth=1, label="chance")
-    ax.set(xlabel="training steps", ylabel="test accuracy", ylim=(0, 1))
+    ax.set(xlabel="training steps", ylabel="test accuracy", ylim=ylim)
     ax.legend(fontsize=8)
     ax.grid(True)
     return ax
@@ -82,8 +89,8 @@ def plot_landscape(frames: Mapping[str, pd.DataFrame], axes=None):
         Network name to its probes: columns ``step``, ``eta``, ``loss``,
         ``grad_change``, ``distance``, one row per step and step size.
     """
-    axes = _axes(axes, 3, (11, 3))
-    for (name, frame), style in zip(frames.items(), STYLES):
+    axes = _axes(axes, 3, (11, 3.2))
+    for (name, frame), style, hatch in zip(frames.items(), STYLES, HATCHES):
         _check_landscape(frame, name)
         moving = frame[frame["eta"] > 0]
         by_step = frame.groupby("step")
@@ -91,20 +98,22 @@ def plot_landscape(frames: Mapping[str, pd.DataFrame], axes=None):
         for ax, column in zip(axes[:2], ("loss", "grad_change")):
             span = (by_step if column == "loss" else moving.groupby("step"))[column]
             low, high = span.min(), span.max()
-            ax.fill_between(low.index, low, high, color=color, alpha=0.3)
-            ax.plot(high.index, high, color=color, linestyle=style["linestyle"],
-                    linewidth=1, label=name)  # fmt: skip
+            ax.fill_between(low.index, low, high, facecolor="none", hatch=hatch,
+                            edgecolor=color, linewidth=0, alpha=0.6)  # fmt: skip
+            for edge, label in ((high, name), (low, None)):
+                ax.plot(edge.index, edge, color=color, linestyle=style["linestyle"],
+                        linewidth=1, label=label)  # fmt: skip
         ratio = (moving["grad_change"] / moving["distance"]).groupby(moving["step"])
         axes[2].plot(ratio.max(), label=name, markersize=4, **style)
     titles = ("(a) loss along the gradient", "(b) gradient change",
               r"(c) effective $\beta$-smoothness")  # fmt: skip
     ylabels = (
-        r"$\ell(w - \eta g)$",
-        r"$\|\nabla\ell(w - \eta g) - g\|$",
-        r"$\max_\eta\ \|\nabla\ell(w - \eta g) - g\| \,/\, \|\eta g\|$",
+        "training loss met on the walk",
+        "change of the gradient",
+        "gradient change per unit moved",
     )
     for ax, title, ylabel in zip(axes, titles, ylabels):
-        ax.set(title=title, xlabel="training steps", ylabel=ylabel)
+        ax.set(title=title, xlabel="training steps (probe taken at)", ylabel=ylabel)
         ax.grid(True)
         ax.legend(fontsize=8)
     return axes

@@ -13,7 +13,7 @@ r"""Lesson 09's training runs: what the instruments of :mod:`bnlesson.lesson09` 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
 import numpy as onp
@@ -24,9 +24,10 @@ from mxnet.gluon import nn
 from bnlesson.core.config import device_or_default
 from bnlesson.lesson07 import record_steps
 from bnlesson.lesson07.network import sigmoid_input, sigmoid_positions
-from bnlesson.lesson09 import (
+from bnlesson.lesson09 import probe_landscape
+from bnlesson.lesson09.inside import (
+    gradient_shift,
     layer_stats,
-    probe_landscape,
     saturated_fraction,
     update_ratio,
 )  # fmt: skip
@@ -61,6 +62,9 @@ class Watch:
         ``step`` column; empty when none was asked for.
     seconds : float
         Wall time of the run.
+    shift : pandas.DataFrame
+        When asked for, :func:`bnlesson.lesson09.inside.gradient_shift` at every
+        recording, with ``step`` and ``layer`` columns; else empty.
     """
 
     name: str
@@ -70,17 +74,20 @@ class Watch:
     before: onp.ndarray
     landscape: pd.DataFrame
     seconds: float
+    shift: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @classmethod
     def from_log(cls, log: StepLog, name: str, seconds: float) -> Watch:
         """The Watch of :func:`train_watching`'s log: its finished recordings."""
         steps = log.steps("test_acc")
         probes = log.values("landscape")
+        shifts = log.values("shift") if "shift" in log else []
         return cls(
             name, steps, log.array("test_acc"), log.array("percentiles"),
             onp.array(log.values("before", at=steps)),
             pd.concat(probes, ignore_index=True) if probes else pd.DataFrame(),
             seconds,
+            pd.concat(shifts, ignore_index=True) if shifts else pd.DataFrame(),
         )  # fmt: skip
 
 
@@ -103,7 +110,7 @@ def _percentiles(net, probe, layer: int) -> onp.ndarray:
 def train_watching(
     net, train_iter: Iterable, test_iter: Iterable, probe, num_steps: int, lr: float,
     every: int, *, landscape: tuple | None = None, etas: Sequence[float] = (),
-    layer: int = -1, name: str = "", device=None,
+    layer: int = -1, name: str = "", device=None, shift: bool = False,
 ) -> Watch:  # fmt: skip
     r"""Train `net` for `num_steps` SGD steps of rate `lr`, recording every `every`.
 
@@ -113,7 +120,9 @@ def train_watching(
     it stores the test accuracy on `test_iter`, the percentiles of hidden
     layer `layer`'s sigmoid inputs over the `probe` images (also one step
     earlier), and, when `landscape` is an ``(X, y)`` batch, the probe
-    :func:`bnlesson.lesson09.probe_landscape` at step sizes `etas`.
+    :func:`bnlesson.lesson09.probe_landscape` at step sizes `etas`, and
+    with `shift` also :func:`bnlesson.lesson09.inside.gradient_shift` on that batch
+    at rate `lr`.
 
     Raises
     ------
@@ -123,6 +132,8 @@ def train_watching(
         If the training loss is not finite at a recording.
     """
     schedule = set(record_steps(num_steps, every))
+    if shift and landscape is None:
+        raise ValueError("the gradient shift is measured on the landscape batch")
     if landscape is not None and (not etas or min(etas) <= 0):
         raise ValueError(f"the landscape probe needs positive step sizes: {etas!r}")
     probe, trainer, loss_fn = _start(net, probe, lr, device)
@@ -130,6 +141,7 @@ def train_watching(
         landscape = tuple(np.array(a, ctx=probe.ctx) for a in landscape)
     test = [(X.as_in_ctx(probe.ctx), y.as_in_ctx(probe.ctx)) for X, y in test_iter]
     watcher = _Watching(net, probe, layer, schedule, test, landscape, etas, name)
+    watcher.shift_lr = lr if shift else None
     sgd_steps(net, endless(train_iter), num_steps, trainer, loss_fn, probe.ctx,
               watcher=watcher, check_at=schedule)  # fmt: skip
     return watcher.watch()
@@ -142,6 +154,7 @@ class _Watching(Watcher):
         self.net, self.probe, self.layer, self.schedule = net, probe, layer, schedule
         self.test, self.landscape, self.etas, self.name = test, landscape, etas, name
         self.log, self.start = StepLog(), time.perf_counter()
+        self.shift_lr = None
 
     def before(self, step: int) -> None:
         if step in self.schedule:
@@ -156,6 +169,10 @@ class _Watching(Watcher):
         if self.landscape is not None:
             frame = probe_landscape(net, *self.landscape, self.etas)
             log.add("landscape", step, frame.assign(step=step))
+        if self.shift_lr is not None:
+            frame = gradient_shift(net, *self.landscape, self.shift_lr)
+            log.add("shift", step, frame.rename_axis("layer").reset_index()
+                    .assign(step=step))  # fmt: skip
 
     def so_far(self) -> Watch | None:
         return self.watch() if "test_acc" in self.log else None
@@ -200,13 +217,13 @@ class Early:
     ----------
     update_ratios : pandas.DataFrame
         Index ``step`` (from 1), one column per Dense layer (``"layer 1"``,
-        ..., ``"layer 4 (output)"``): :func:`bnlesson.lesson09.update_ratio`
+        ..., ``"layer 4 (output)"``): :func:`bnlesson.lesson09.inside.update_ratio`
         of its weight.
     saturation : pandas.DataFrame
         Index ``step`` (from 0), one column per hidden layer: the
-        :func:`bnlesson.lesson09.saturated_fraction` of its sigmoids.
+        :func:`bnlesson.lesson09.inside.saturated_fraction` of its sigmoids.
     activations, gradients : list of numpy.ndarray
-        :func:`bnlesson.lesson09.layer_stats` after the last step.
+        :func:`bnlesson.lesson09.inside.layer_stats` after the last step.
     """
 
     update_ratios: pd.DataFrame

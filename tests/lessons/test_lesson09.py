@@ -18,19 +18,25 @@ from numpy.testing import assert_allclose
 import bnlesson.lesson09
 from bnlesson import data
 from bnlesson.core.config import set_seed
+from bnlesson.lesson06 import sigmoid_saturation
 from bnlesson.lesson07.network import mlp, sigmoid_input
 from bnlesson.lesson09 import (
     NoiseLayer,
+    PaperNoise,
     by_step_size,
     landscape_summary,
-    layer_stats,
     loss_and_grad,
     noisy_mlp,
     preserved,
     probe_landscape,
+)  # fmt: skip
+from bnlesson.lesson09.inside import (
+    SATURATION_MARGIN,
+    gradient_shift,
+    layer_stats,
     saturated_fraction,
     update_ratio,
-)  # fmt: skip
+)
 from bnlesson.lesson09.runs import Watch, instability, train_early, train_watching
 from bnlesson.training.divergence import TrainingDiverged
 
@@ -147,6 +153,70 @@ def test_noisy_mlp_puts_noise_between_batch_norm_and_sigmoid():
     names = [type(block).__name__ for block in noisy_mlp(1.0, 2.0)]
     stage = ["Dense", "BatchNorm", "NoiseLayer", "Activation"]
     assert names == stage * 3 + ["Dense"]
+    names = [type(block).__name__ for block in noisy_mlp(kind="paper")]
+    assert names == [n.replace("NoiseLayer", "PaperNoise") for n in stage] * 3 + [
+        "Dense"]  # fmt: skip
+    with pytest.raises(ValueError, match="kind"):
+        noisy_mlp(kind="example")
+
+
+# --- Santurkar et al.'s noise -------------------------------------------------
+
+
+def paper_draws(layer, units=50, examples=400, calls=60):
+    """Each call's noise on a zero input: (calls, examples, units)."""
+    X = np.zeros((examples, units))
+    with autograd.train_mode():
+        return onp.stack([layer(X).asnumpy() for _ in range(calls)])
+
+
+def test_paper_noise_is_per_example_around_a_mean_drawn_per_step():
+    set_seed(0)
+    noise = paper_draws(PaperNoise(max_mean=2.0, max_std=3.0))
+    means, stds = noise.mean(axis=1), noise.std(axis=1)  # per call and unit
+    # this step's distribution: mean ~ U(-2, 2), std ~ U(1, 3), over the units
+    # and calls (3,000 draws); its sample estimates from 400 examples each
+    assert means.min() > -2.5 and means.max() < 2.5
+    assert means.var() == pytest.approx(16 / 12, rel=0.1)
+    assert stds.min() > 0.8 and stds.max() < 3.4
+    assert stds.mean() == pytest.approx(2, abs=0.05)
+    # a shift the whole batch shares: far larger than the examples' spread
+    # would give by chance (std / sqrt(400) = 0.1 at most)
+    assert onp.abs(means).mean() > 0.5
+    # the examples differ: per-example noise, unlike NoiseLayer's
+    assert (stds > 0.8).all()
+    # the noise is Gaussian around its mean: standardized, 4th moment 3
+    z = (noise - means[:, None]) / stds[:, None]
+    assert (z**4).mean() == pytest.approx(3, rel=0.05)
+
+
+def test_paper_noise_in_prediction_mode_adds_its_average_zero():
+    X = np.array(onp.arange(6, dtype=onp.float32).reshape(2, 3))
+    assert_allclose(PaperNoise(3.0, 3.0)(X).asnumpy(), X.asnumpy())
+
+
+def test_paper_noise_refuses_bad_arguments():
+    with pytest.raises(ValueError, match="max_std >= 1"):
+        PaperNoise(1.0, 0.5)
+    with pytest.raises(ValueError, match="max_mean >= 0"):
+        PaperNoise(-1.0, 2.0)
+    with pytest.raises(ValueError, match="max_mean must be a finite number"):
+        PaperNoise(math.inf)
+    with pytest.raises(ValueError, match="batch, units"):
+        PaperNoise()(np.zeros((2, 3, 4, 4)))
+
+
+def test_notebook_paper_noise_is_the_package_one(lesson):
+    X = np.array(onp.random.default_rng(1).normal(size=(7, 4)).astype("float32"))
+    outputs = []
+    for layer in (lesson["PaperNoise"](2.0, 4.0), PaperNoise(2.0, 4.0)):
+        mx.random.seed(3)
+        with autograd.train_mode():
+            steps = [layer(X).asnumpy(), layer(X).asnumpy()]
+        outputs.append([*steps, layer(X).asnumpy()])
+    for ours, theirs in zip(*outputs):
+        assert_allclose(ours, theirs)
+    assert not onp.allclose(outputs[0][0], outputs[0][1])
 
 
 # --- the landscape probe on a quadratic ---------------------------------------
@@ -346,9 +416,9 @@ def test_sigmoid_input_in_training_mode_is_standardized_by_batch_norm(tiny):
 
 
 def test_saturated_fraction_on_hand_made_outputs():
-    # |2h - 1|: 1, .98, .972, .968, 0, .968, .972, 1 -> five above 0.97
-    h = [0.0, 0.01, 0.014, 0.016, 0.5, 0.984, 0.986, 1.0]
-    assert saturated_fraction(h) == pytest.approx(5 / 8)
+    # |2h - 1|: 1, .982, .978, .97, 0, .978, .982, 1 -> four above 0.98
+    h = [0.0, 0.009, 0.011, 0.015, 0.5, 0.989, 0.991, 1.0]
+    assert saturated_fraction(h) == pytest.approx(4 / 8)
     assert saturated_fraction(np.array(h), threshold=0.5) == pytest.approx(7 / 8)
     with pytest.raises(ValueError, match="threshold"):
         saturated_fraction(h, threshold=1.0)
@@ -363,6 +433,23 @@ def test_saturated_fraction_of_non_finite_outputs_is_nan_not_zero(h, bad):
     with pytest.warns(RuntimeWarning, match=f"{bad} of {len(h)} outputs are NaN"):
         fraction = saturated_fraction(np.array(h))
     assert math.isnan(fraction)
+
+
+def test_saturation_line_is_lesson_06s():
+    # one line for "saturated" across the lessons: lesson 06 counts the
+    # same outputs of the same sigmoid network
+    set_seed(0)
+    net = nn.Sequential()
+    net.add(nn.Dense(50, activation=None), nn.Activation("sigmoid"))
+    net.initialize(init.Normal(3.0))
+    X = np.random.normal(size=(200, 8))
+    h = net(X).asnumpy()
+    fraction = saturated_fraction(h)
+    assert 0.05 < fraction < 0.95  # both kinds of output occur
+    assert fraction == pytest.approx(sigmoid_saturation(net, X))
+    assert fraction == pytest.approx(
+        sigmoid_saturation(net, X, margin=SATURATION_MARGIN)
+    )
 
 
 def test_update_ratio_by_hand():
@@ -423,6 +510,26 @@ def test_watching_records_on_schedule_and_probing_changes_nothing(tiny, norm):
     assert_allclose(probed.test_acc, plain.test_acc)
     assert_allclose(probed.percentiles, plain.percentiles)
     assert_allclose(probed.before, plain.before)
+
+
+def test_watching_measures_the_gradient_shift_when_asked_and_changes_nothing(tiny):
+    X, y, Xt, yt = tiny
+    probing = (np.array(X[:30]), np.array(y[:30]))
+    net = tiny_net("gluon")
+    set_seed(0)
+    watched = train_watching(
+        net, batches(tiny), data.Batches(Xt, yt, 16), Xt, 7, 0.5, 3,
+        landscape=probing, etas=[0.5], device=mx.cpu(), shift=True)  # fmt: skip
+    plain = run(tiny, "gluon")
+    assert_allclose(watched.test_acc, plain.test_acc)
+    assert list(watched.shift["step"]) == [3] * 3 + [6] * 3 + [7] * 3
+    last = watched.shift[watched.shift["step"] == 7].set_index("layer")
+    expected = gradient_shift(net, *probing, 0.5)  # the trained net, at step 7
+    assert_allclose(last[["l2", "cosine"]], expected[["l2", "cosine"]], rtol=1e-4)
+    assert plain.shift.empty
+    with pytest.raises(ValueError, match="landscape batch"):
+        train_watching(tiny_net(), batches(tiny), data.Batches(Xt, yt, 16), Xt,
+                       5, 0.5, 2, shift=True)  # fmt: skip
 
 
 def test_early_run_records_every_layer(tiny):
@@ -495,3 +602,52 @@ def test_watching_stops_when_the_loss_is_not_finite(tiny):
     assert (err.value.step, err.value.epoch, err.value.lr) == (2, None, 0.5)
     assert err.value.history is None, "nothing was recorded before step 2"
     assert "Lower the learning rate (try 0.05)" in str(err.value)
+
+
+# --- the gradient-based internal covariate shift (Santurkar et al., 2.2) -------
+
+
+def test_gradient_shift_matches_a_hand_made_two_step_update(tiny):
+    # the reference: move the layers below by hand, then read the gradient
+    net = tiny_net("gluon")
+    X, y = np.array(tiny[0][:30]), np.array(tiny[1][:30])
+    before = values(net)
+    shift = gradient_shift(net, X, y, lr=0.5)
+    assert list(shift.index) == ["layer 2", "layer 3", "layer 4"]
+    for name, value in values(net).items():  # left as it was
+        assert_allclose(value, before[name], err_msg=name)
+    _, g = loss_and_grad(net, X, y)
+    params = [p for p in net.collect_params().values() if p.grad_req != "null"]
+    blocks = list(net)
+    second = [i for i, b in enumerate(blocks) if isinstance(b, nn.Dense)][1]
+    below = {id(p) for b in blocks[:second] for p in b.collect_params().values()}
+    with preserved(net):
+        for p, g_p in zip(params, g):
+            if id(p) in below:
+                p.set_data(p.data() - 0.5 * g_p)
+        _, moved = loss_and_grad(net, X, y)
+    i = params.index(blocks[second].weight)
+    a, b = g[i].asnumpy().ravel(), moved[i].asnumpy().ravel()
+    assert shift.loc["layer 2", "l2"] == pytest.approx(onp.linalg.norm(a - b), rel=1e-4)
+    cos = a @ b / (onp.linalg.norm(a) * onp.linalg.norm(b))
+    assert shift.loc["layer 2", "cosine"] == pytest.approx(cos, rel=1e-4)
+    assert shift.loc["layer 2", "relative"] == pytest.approx(
+        onp.linalg.norm(a - b) / onp.linalg.norm(a), rel=1e-4
+    )
+
+
+def test_gradient_shift_vanishes_with_the_step(tiny):
+    # G' -> G as lr -> 0, linearly: the shift at lr/10 is about a tenth
+    net = tiny_net("none")
+    X, y = np.array(tiny[0][:30]), np.array(tiny[1][:30])
+    big, small = (gradient_shift(net, X, y, lr)["l2"] for lr in (1e-2, 1e-3))
+    assert_allclose(small / big, 0.1, rtol=0.1)
+    assert (gradient_shift(net, X, y, 1e-3)["cosine"] > 0.999).all()
+
+
+def test_gradient_shift_refuses_a_bad_rate(tiny):
+    net = tiny_net("none")
+    X, y = np.array(tiny[0][:4]), np.array(tiny[1][:4])
+    for lr in (0.0, -1.0, math.inf):
+        with pytest.raises(ValueError, match="lr"):
+            gradient_shift(net, X, y, lr)

@@ -25,6 +25,9 @@ def test_accuracy_curves_with_a_chance_line():
     assert ax.get_xlabel() == "training steps" and ax.get_ylabel() == "test accuracy"
     styles = {(line.get_color(), line.get_linestyle()) for line in ax.get_lines()[:2]}
     assert len(styles) == 2, "two curves must not look alike"
+    zoomed = plots.plot_accuracy([10, 20], {"BN": [0.6, 0.8]}, ylim=(0.5, 0.9))
+    assert zoomed.get_ylim() == (0.5, 0.9)
+    assert [line.get_label() for line in zoomed.get_lines()] == ["BN"]  # no chance
     with pytest.raises(ValueError, match="3 values for 2 steps"):
         plots.plot_accuracy([10, 20], {"plain": [0.1, 0.2, 0.3]})
 
@@ -42,15 +45,24 @@ def probes():
 
 def test_landscape_bands_and_beta():
     axes = plots.plot_landscape({"plain": probes()})
-    (loss_top,) = axes[0].get_lines()
+    loss_top, loss_bottom = axes[0].get_lines()  # the band's two edges
     assert list(loss_top.get_ydata()) == [2.0, 1.0]  # the largest loss per step
-    (change_top,) = axes[1].get_lines()
+    assert list(loss_bottom.get_ydata()) == [1.5, 0.9]  # the smallest
+    change_top, change_bottom = axes[1].get_lines()
     assert list(change_top.get_ydata()) == [3.0, 0.3]
+    assert list(change_bottom.get_ydata()) == [1.0, 0.2]  # eta = 0 left out
+    assert [ax.get_legend_handles_labels()[1] for ax in axes] == [["plain"]] * 3
     (beta,) = axes[2].get_lines()
     # largest grad_change / distance: max(1, 1.5) and max(0.4, 0.3)
     assert_allclose(beta.get_ydata(), [1.5, 0.4])
     assert list(beta.get_xdata()) == [5, 10]
     assert len(axes[0].collections) == 1, "one band per network"
+    for ax in axes:  # axes named in words, not only by a formula
+        assert any(c.isalpha() and c not in "lgw" for c in ax.get_ylabel()
+                   .replace("$", "")), ax.get_ylabel()  # fmt: skip
+    two = plots.plot_landscape({"plain": probes(), "BN": probes()})
+    hatches = [band.get_hatch() for band in two[0].collections]
+    assert len(set(hatches)) == 2 and None not in hatches, "bands tell apart"
     with pytest.raises(ValueError, match="lacks the columns"):
         plots.plot_landscape({"plain": probes().drop(columns="distance")})
 

@@ -4,7 +4,7 @@ r"""Lesson 09's training runs: what the instruments of :mod:`bnlesson.lesson09` 
   and records, at regular steps, the test accuracy, the percentiles of one
   hidden layer's sigmoid inputs (one step earlier too) and, optionally, the
   loss landscape along the gradient. It returns a :class:`Watch`.
-* :func:`instability` turns those percentiles into lesson 07's drift
+* :func:`instability` turns those percentiles into a drift in first widths
   :math:`D` over three spans of time.
 * :func:`train_early` follows the first steps of training from inside:
   the update-to-weight ratio of every layer and the saturated sigmoids.
@@ -182,7 +182,7 @@ class _Watching(Watcher):
 
 
 def instability(watch: Watch) -> pd.DataFrame:
-    r"""Lesson 07's drift :math:`D` of every unit, over three spans of time.
+    r"""The drift :math:`D` of every unit, in first widths, over three spans of time.
 
     :func:`bnlesson.training.recording.drift` compares two recordings of a unit's
     percentiles. Here it is taken between

@@ -3,14 +3,15 @@
 The code of ``notebooks/06_design_choices.ipynb``: the networks
 (:func:`lenet_variant`, :func:`relu_cnn`) and, with a comment naming the
 section that shows each, the measurements its grids take after each
-run (:func:`refreshed`, :func:`sigmoid_saturation`, :func:`diagnosed`).
+run (:func:`refreshed`, :func:`sigmoid_saturation`, :func:`diagnosed`,
+:func:`unbiased_variance_accuracy`).
 """
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from typing import Callable
 
-from mxnet import np
 from mxnet.gluon import nn
 
 from bnlesson.lesson03 import _lenet_blocks
@@ -167,13 +168,82 @@ def sigmoid_saturation(net, X, margin=0.01):
 
 
 # Shown in lesson 06, "3 · How large a learning rate?"
-def diagnosed(net, train_iter, test_iter):
-    """:func:`refreshed`, the saturation on a test batch, the output weights' RMS.
+def rms(values):
+    """Root mean square of the arrays `values` taken together (NaN if none)."""
+    squares = [float((v * v).sum()) for v in values]
+    count = sum(v.size for v in values)
+    return (sum(squares) / count) ** 0.5 if count else float("nan")
 
-    The test batch goes to the device of the network's parameters.
+
+# Shown in lesson 06, "3 · How large a learning rate?"
+def diagnosed(net, train_iter, test_iter):
+    """:func:`refreshed`, then what a trained net does on one test batch.
+
+    Saturation of its sigmoids, size (RMS) of its outputs (the logits), of
+    the weights of its last dense layer (the output layer, ``Dense(10)``) and
+    of the gamma and beta of its batch-norm layers (NaN without any). The
+    test batch goes to the device of the network's parameters.
     """
-    W = net[-1].weight.data()  # the output layer, Dense(10)
+    W = [layer for layer in net if isinstance(layer, nn.Dense)][-1].weight.data()
     X = next(iter(test_iter))[0].as_in_ctx(W.ctx)  # on the network's device
+    norms = [layer for layer in net if isinstance(layer, nn.BatchNorm)]
     return {**refreshed(net, train_iter, test_iter),
             "saturated": sigmoid_saturation(net, X),
-            "output_weight_rms": float(np.sqrt((W * W).mean()))}  # fmt: skip
+            "logit_rms": rms([net(X)]),
+            "output_weight_rms": rms([W]),
+            "gamma_rms": rms([bn.gamma.data() for bn in norms]),
+            "beta_rms": rms([bn.beta.data() for bn in norms])}  # fmt: skip
+
+
+def _values_per_channel(net, X) -> dict:
+    """For each batch-norm layer of sequential `net`: values per channel of `X`."""
+    counts = {}
+    for layer in net:
+        if isinstance(layer, nn.BatchNorm):
+            counts[layer] = X.size // X.shape[1]  # b, or b * H * W after a conv
+        X = layer(X)
+    return counts
+
+
+@contextmanager
+def unbiased_running_var(net, X):
+    r"""Scale every running variance of `net` by :math:`m/(m-1)` for a while.
+
+    On the CPU, Gluon averages the *biased* batch variance (divided by
+    :math:`m`, the values a channel pools per batch: :math:`b`, or
+    :math:`b \cdot H \cdot W` after a convolution) into the running
+    variance, which therefore averages :math:`(m-1)/m` of the variance
+    (half of it at :math:`m = 2`). Times :math:`m/(m-1)` it averages the
+    unbiased one, what the cuDNN kernel on a GPU stores. Restored on exit.
+
+    Parameters
+    ----------
+    net : mxnet.gluon.nn.HybridSequential
+        A sequential network (batch norm directly inside it).
+    X : mxnet.np.ndarray
+        A training batch of the size the network trained with; it gives
+        each layer's :math:`m`.
+    """
+    counts = _values_per_channel(net, X)
+    kept = {bn: bn.running_var.data().copy() for bn in counts}
+    try:
+        for bn, m in counts.items():
+            if m > 1:  # one value per channel has no unbiased variance
+                bn.running_var.set_data(kept[bn] * (m / (m - 1)))
+        yield
+    finally:
+        for bn, var in kept.items():
+            bn.running_var.set_data(var)
+
+
+def unbiased_variance_accuracy(net, train_iter, test_iter):
+    """Test accuracy with the running variances made unbiased, then restored.
+
+    A `measure` for :func:`bnlesson.experiments.grid.run_grid`; see
+    :func:`unbiased_running_var`. The first training batch gives each
+    layer's count of values per channel.
+    """
+    ctx = next(iter(net.collect_params().values())).data().ctx
+    X = next(iter(train_iter))[0].as_in_ctx(ctx)  # on the network's device
+    with unbiased_running_var(net, X):
+        return {"unbiased_var_acc": evaluate_accuracy(net, test_iter)}

@@ -217,3 +217,72 @@ def test_diagnosed_measures_a_network_on_another_device(lesson):
         net = trained_lenet()
         net.collect_params().reset_ctx(mx.cpu(1))
         assert diagnosed(net, train_iter, test_iter) == pytest.approx(expected)
+
+
+def test_diagnosed_reports_logits_and_the_batch_norm_parameters():
+    from bnlesson import lesson06
+
+    train_iter, test_iter = grid_data()
+    fresh = lesson06.diagnosed(trained_lenet(), train_iter, test_iter)
+    # Gluon starts gamma at 1 and beta at 0; refreshing the statistics keeps them
+    assert fresh["gamma_rms"] == 1 and fresh["beta_rms"] == 0
+    scaled = trained_lenet()
+    for p in (scaled[-1].weight, scaled[-1].bias):
+        p.set_data(10 * p.data())
+    # the logits are linear in the output layer's parameters
+    result = lesson06.diagnosed(scaled, train_iter, test_iter)
+    assert result["logit_rms"] == pytest.approx(10 * fresh["logit_rms"], rel=1e-5)
+    assert result["output_weight_rms"] == pytest.approx(10 * fresh["output_weight_rms"])
+    plain = lenet("none")
+    plain.initialize()
+    plain(mx_np.zeros((1, 1, 28, 28)))  # Gluon infers the shapes
+    without = lesson06.diagnosed(plain, train_iter, test_iter)
+    assert onp.isnan(without["gamma_rms"]) and onp.isnan(without["beta_rms"])
+
+
+@pytest.mark.parametrize(
+    "layer, shape, axes",
+    [(lambda: nn.Dense(3), (2, 4), (0,)),  # m = b = 2: the variance doubles
+     (lambda: nn.Dense(3), (8, 4), (0,)),
+     (lambda: nn.Conv2D(3, kernel_size=3), (2, 1, 6, 6), (0, 2, 3))],  # m = 2 * 4 * 4
+)  # fmt: skip
+def test_unbiased_running_var_turns_the_cpu_average_into_the_unbiased_variance(
+    layer, shape, axes
+):
+    from bnlesson.lesson06 import unbiased_running_var
+
+    net = nn.HybridSequential()
+    net.add(layer(), nn.BatchNorm())
+    net.initialize()
+    X = mx_np.array(onp.random.default_rng(1).normal(size=shape), dtype="float32")
+    for _ in range(250):  # momentum 0.9: the initial 1 decays to 0.9^250
+        with autograd.record():
+            loss = net(X).sum()
+        loss.backward()  # on the CPU the running statistics move in backward
+    bn = net[1]
+    stored = bn.running_var.data().asnumpy()
+    values = net[0](X).asnumpy()
+    assert_allclose(stored, values.var(axis=axes), rtol=1e-3)  # biased, as stored
+    with unbiased_running_var(net, X):
+        assert_allclose(bn.running_var.data().asnumpy(),
+                        values.var(axis=axes, ddof=1), rtol=1e-3)  # fmt: skip
+    assert (bn.running_var.data().asnumpy() == stored).all()  # restored
+
+
+def test_unbiased_running_var_restores_after_an_error_and_skips_other_layers():
+    from bnlesson import lesson06
+    from bnlesson.training.metrics import evaluate_accuracy
+
+    train_iter, test_iter = grid_data()
+    net = trained_lenet()
+    before = [bn.running_var.data().copy() for bn in batchnorm_layers(net)]
+    with pytest.raises(RuntimeError), lesson06.unbiased_running_var(net, images(2)):
+        raise RuntimeError("while evaluating")
+    for bn, var in zip(batchnorm_layers(net), before):
+        assert (bn.running_var.data() == var).all()
+    plain = lenet("none")
+    plain.initialize()
+    plain(mx_np.zeros((1, 1, 28, 28)))  # Gluon infers the shapes
+    assert lesson06.unbiased_variance_accuracy(plain, train_iter, test_iter) == {
+        "unbiased_var_acc": evaluate_accuracy(plain, test_iter)
+    }

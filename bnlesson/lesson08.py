@@ -174,7 +174,7 @@ def channel_mean(X):
     """
     N, C = X.shape[:2]
     P = X
-    if X.ndim == 4:  # global average pooling is an MKL-DNN kernel
+    if X.ndim == 4:  # on the CPU, global average pooling is an MKL-DNN kernel
         P = npx.pooling(X, kernel=X.shape[2:], pool_type="avg", global_pool=True)
         P = P.reshape(N, C)
     weights = np.full((N,), 1.0 / N, dtype=X.dtype, ctx=X.ctx)
@@ -230,7 +230,7 @@ class BatchNormTraining(autograd.Function):
         mean_of, spread = self.mean_of, self.spread
         self.mean = mean_of(X)
         d = X - spread(self.mean, X)
-        self.var = mean_of(d * d)  # d * d: the generic d ** 2 kernel is slower
+        self.var = mean_of(d * d)  # d * d: on the CPU the generic d ** 2 is slower
         s = 1.0 / np.sqrt(self.var + self.eps)
         X_hat = d * spread(s, X)
         self.save_for_backward(X_hat, gamma * s)

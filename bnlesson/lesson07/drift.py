@@ -14,25 +14,7 @@ from __future__ import annotations
 
 import numpy as onp
 
-from bnlesson.training.recording import Recording
-
-#: The parts of :func:`absolute_drift`: the median's move, the width's change, both.
-PARTS = ("median", "width", "total")
-
-
-def _check_percentiles(percentiles, part: str) -> onp.ndarray:
-    """`percentiles` as a float64 array, or a ValueError saying what is wrong."""
-    if part not in PARTS:
-        raise ValueError(f"part must be one of {PARTS}, not {part!r}")
-    p = onp.asarray(percentiles, dtype=onp.float64)
-    if p.ndim not in (2, 3) or p.shape[-1] != 3:
-        raise ValueError(
-            "percentiles must have shape (R, 3) or (R, U, 3): the 15th, 50th and "
-            f"85th percentiles at R recordings; got shape {p.shape}"
-        )
-    if p.shape[0] < 2:
-        raise ValueError("a drift needs at least two recordings (a first and a last)")
-    return p
+from bnlesson.training.recording import Recording, check_percentiles
 
 
 # Shown in lesson 07, "The figure"
@@ -68,7 +50,7 @@ def absolute_drift(percentiles, part="total"):
         For fewer than two recordings, a last axis other than 3, or an
         unknown `part`.
     """
-    percentiles = _check_percentiles(percentiles, part)
+    percentiles = check_percentiles(percentiles, part)
     first, last = percentiles[0], percentiles[-1]
     median = onp.abs(last[..., 1] - first[..., 1])
     width = onp.abs((last[..., 2] - last[..., 0]) - (first[..., 2] - first[..., 0]))

@@ -148,6 +148,26 @@ def column_percentiles(values: onp.ndarray) -> onp.ndarray:
     return onp.percentile(values, PERCENTILES, axis=0).T
 
 
+def check_percentiles(percentiles, part: str) -> onp.ndarray:
+    """`percentiles` as float64 for a drift, or a ValueError saying what is wrong.
+
+    A drift compares the 15th, 50th and 85th percentiles (last axis, 3) of
+    one unit, shape (R, 3), or of U units, shape (R, U, 3), at R >= 2
+    recordings; `part` is one of :data:`DRIFT_PARTS`.
+    """
+    if part not in DRIFT_PARTS:
+        raise ValueError(f"part must be one of {DRIFT_PARTS}, not {part!r}")
+    p = onp.asarray(percentiles, dtype=onp.float64)
+    if p.ndim not in (2, 3) or p.shape[-1] != 3:
+        raise ValueError(
+            f"percentiles must have shape (R, 3) or (R, U, 3): the 15th, 50th and "
+            f"85th percentiles at R recordings; got shape {p.shape}"
+        )
+    if p.shape[0] < 2:
+        raise ValueError("a drift needs at least two recordings (a first and a last)")
+    return p
+
+
 def drift(percentiles, part: str = "total") -> float | onp.ndarray:
     r"""How far a unit's input distribution moved from the first to the last recording.
 
@@ -185,16 +205,7 @@ def drift(percentiles, part: str = "total") -> float | onp.ndarray:
         width that is not positive (a constant unit has no scale to compare
         with), or an unknown `part`.
     """
-    if part not in DRIFT_PARTS:
-        raise ValueError(f"part must be one of {DRIFT_PARTS}, not {part!r}")
-    p = onp.asarray(percentiles, dtype=onp.float64)
-    if p.ndim not in (2, 3) or p.shape[-1] != 3:
-        raise ValueError(
-            f"percentiles must have shape (R, 3) or (R, U, 3): the 15th, 50th and "
-            f"85th percentiles at R recordings; got shape {p.shape}"
-        )
-    if p.shape[0] < 2:
-        raise ValueError("drift needs at least two recordings (a first and a last)")
+    p = check_percentiles(percentiles, part)
     first, last = p[0], p[-1]
     width0, width1 = first[..., 2] - first[..., 0], last[..., 2] - last[..., 0]
     if onp.any(~(width0 > 0)):

@@ -7,8 +7,9 @@ normalizes with the *moving* statistics, an exponential average whose
 weights fall by a factor 0.9 per batch (the last 10 batches carry 65% of
 the weight, the last 22 batches 90%). :func:`frozen_weights` separates the
 two: it keeps the trained weights fixed and lets only the moving statistics
-move, then replaces them by the paper's population statistics
-(:func:`population_statistics`, its Algorithm 2), which do not move at all.
+move, then replaces them by the paper's population statistics (its Algorithm 2,
+computed by lesson 05's :func:`bnlesson.lesson05.stale.precise_running_stats`),
+which do not move at all.
 """
 
 from __future__ import annotations
@@ -17,13 +18,13 @@ import itertools
 from typing import Iterable
 
 import numpy as onp
-from mxnet import autograd
 from mxnet.gluon import nn
 
 from bnlesson.core.arguments import check_whole
 from bnlesson.lesson05 import refresh_running_stats, running_stats_kept
+from bnlesson.lesson05.stale import precise_running_stats
 from bnlesson.lesson07.network import sigmoid_input
-from bnlesson.training.metrics import evaluate_accuracy, parameter_device
+from bnlesson.training.metrics import evaluate_accuracy
 from bnlesson.training.recording import column_percentiles
 
 
@@ -36,61 +37,6 @@ def _batch_norm_layers(net) -> list[nn.BatchNorm]:
             "(the scratch layer keeps its statistics in plain arrays)"
         )
     return layers
-
-
-def population_statistics(net, train_iter: Iterable, num_batches: int = 200) -> int:
-    r"""Set `net`'s moving statistics to population statistics for its weights.
-
-    The paper's Algorithm 2: run `num_batches` training mini-batches
-    :math:`\mathcal B` of size :math:`m` through the network in training
-    mode (each batch-norm layer normalizes with its batch's statistics, as
-    in training) and give every batch-norm layer, for each unit,
-
-    .. math::
-
-        \mathrm E[x] = \mathrm E_{\mathcal B}[\mu_{\mathcal B}], \qquad
-        \mathrm{Var}[x] = \frac{m}{m-1}\,\mathrm E_{\mathcal B}[\sigma^2_{\mathcal B}],
-
-    equal-weight averages over the batches (the moving statistics weight
-    the last batches most). Nothing is learned.
-
-    Parameters
-    ----------
-    net : mxnet.gluon.nn.Sequential
-        An initialized network of Dense layers with Gluon ``nn.BatchNorm``
-        (:func:`.network.mlp` with ``norm="gluon"``).
-    train_iter : iterable of (X, y)
-        Training mini-batches of at least two examples; labels unused.
-    num_batches : int
-        How many to average, at least 1; fewer if `train_iter` runs out.
-
-    Returns
-    -------
-    int
-        The number of batches averaged.
-    """
-    check_whole("num_batches", num_batches, "num_batches=200")
-    norms = {id(block): block for block in _batch_norm_layers(net)}
-    sums = {key: [0.0, 0.0] for key in norms}
-    device, used = parameter_device(net), 0
-    for X, _ in itertools.islice(train_iter, num_batches):
-        X, m = X.as_in_ctx(device), X.shape[0]
-        if m < 2:
-            raise ValueError("population statistics need batches of 2 or more")
-        with autograd.pause(train_mode=True):  # the batch's own statistics
-            for block in net:
-                if id(block) in sums:  # a dense layer's output: (m, units)
-                    total = sums[id(block)]
-                    total[0] = total[0] + X.mean(axis=0)
-                    total[1] = total[1] + X.var(axis=0) * m / (m - 1)  # unbiased
-                X = block(X)
-        used += 1
-    if used == 0:
-        raise ValueError("train_iter holds no batches to average")
-    for key, block in norms.items():
-        block.running_mean.set_data(sums[key][0] / used)
-        block.running_var.set_data(sums[key][1] / used)
-    return used
 
 
 def frozen_weights(net, train_iter: Iterable, test_iter: Iterable, probe, *,
@@ -107,8 +53,9 @@ def frozen_weights(net, train_iter: Iterable, test_iter: Iterable, probe, *,
     are. With 25 batches apart, a snapshot keeps :math:`0.9^{25} = 7\%` of
     the weight of the one before. Their spread is the part of the wobble the
     moving statistics cause, since the weights do not change. Last, the
-    same measures with population statistics (:func:`population_statistics`
-    over `population_batches` batches), which do not wobble. The network's
+    same measures with population statistics
+    (:func:`bnlesson.lesson05.stale.precise_running_stats` over
+    `population_batches` batches), which do not wobble. The network's
     moving statistics are put back at the end.
 
     Parameters
@@ -147,7 +94,7 @@ def frozen_weights(net, train_iter: Iterable, test_iter: Iterable, probe, *,
             acc, p = measure()
             accuracies.append(acc)
             percentiles.append(p)
-        population_statistics(net, batches, population_batches)
+        precise_running_stats(net, batches, population_batches)
         population_acc, population_p = measure()
     return {
         "test_acc": onp.array(accuracies),

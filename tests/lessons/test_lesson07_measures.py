@@ -14,10 +14,11 @@ from numpy.testing import assert_allclose
 
 from bnlesson import data
 from bnlesson.core.config import default_device, set_seed
+from bnlesson.lesson05.stale import precise_running_stats
 from bnlesson.lesson07 import train_recording
 from bnlesson.lesson07.drift import absolute_drift, typical_unit
 from bnlesson.lesson07.network import PAPER_INIT, mlp, sigmoid_input
-from bnlesson.lesson07.wobble import frozen_weights, population_statistics
+from bnlesson.lesson07.wobble import frozen_weights
 from bnlesson.training.metrics import evaluate_accuracy
 from bnlesson.training.recording import Recording, drift
 from bnlesson.training.sgd import sgd_setup
@@ -109,7 +110,7 @@ def test_the_typical_unit_has_the_median_absolute_drift():
     assert typical_unit(rec) == 14  # drift 2, the middle of 0..4
 
 
-# --- population_statistics and frozen_weights ---------------------------------
+# --- population statistics and frozen_weights ----------------------------------
 
 
 @pytest.fixture()
@@ -129,9 +130,11 @@ def first_layer_input(net, X):
 
 
 def test_population_statistics_average_the_batches_as_algorithm_2(tiny, trained):
+    """Lesson 05's exact average, on lesson 07's network (what frozen_weights uses):
+    asked for 5 batches, it averages the 2 there are."""
     X = tiny[0]
     batches = [(np.array(X[:30]), None), (np.array(X[30:50]), None)]
-    assert population_statistics(trained, batches, num_batches=5) == 2
+    precise_running_stats(trained, batches, num_batches=5)
     z = [first_layer_input(trained, X[:30]), first_layer_input(trained, X[30:50])]
     mean = (z[0].mean(axis=0) + z[1].mean(axis=0)) / 2
     var = (z[0].var(axis=0, ddof=1) + z[1].var(axis=0, ddof=1)) / 2  # m/(m-1)
@@ -144,7 +147,7 @@ def test_one_batch_population_statistics_predict_as_training_mode(trained, tiny)
     """Deeper layers too: with one batch's statistics (and the biased variance
     put back), prediction mode on that batch is training mode on it."""
     X = np.array(tiny[0][:40])
-    population_statistics(trained, [(X, None)])
+    precise_running_stats(trained, [(X, None)])
     for block in trained:
         if isinstance(block, nn.BatchNorm):
             block.running_var.set_data(block.running_var.data() * 39 / 40)
@@ -153,11 +156,13 @@ def test_one_batch_population_statistics_predict_as_training_mode(trained, tiny)
     assert_allclose(sigmoid_input(trained, X).asnumpy(), training, rtol=1e-3, atol=1e-4)
 
 
-def test_population_statistics_refuse_a_net_without_gluon_batch_norm(tiny):
+def test_frozen_weights_refuse_a_net_without_gluon_batch_norm(tiny):
+    X, y, Xt, yt = tiny
     net = mlp("none", hidden=HIDDEN, num_outputs=CLASSES)
     net.initialize()
     with pytest.raises(ValueError, match="no nn.BatchNorm"):
-        population_statistics(net, [(np.array(tiny[0]), None)])
+        frozen_weights(net, data.Batches(X, y, 10), data.Batches(Xt, yt, 15),
+                       np.array(Xt))  # fmt: skip
 
 
 def test_frozen_weights_move_only_the_statistics_and_put_them_back(tiny, trained):
@@ -175,7 +180,7 @@ def test_frozen_weights_move_only_the_statistics_and_put_them_back(tiny, trained
     assert onp.ptp(result["percentiles"][:, :, 1], axis=0).max() > 0
     # population statistics over 20 epochs, wherever they start: the network's
     # own prediction-mode measures with them
-    population_statistics(trained, iter(list(train) * 20), 180)
+    precise_running_stats(trained, iter(list(train) * 20), 180)
     assert result["population test_acc"] == evaluate_accuracy(trained, test)
     got = onp.percentile(sigmoid_input(trained, np.array(Xt)).asnumpy(),
                          (15, 50, 85), axis=0).T  # fmt: skip

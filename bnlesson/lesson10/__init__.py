@@ -35,11 +35,22 @@ from bnlesson.lesson10.launcher import run_cluster
 from bnlesson.training.metrics import evaluate_accuracy
 from bnlesson.training.sgd import initialize
 
-EPS = 1e-5
+
+def two_devices(device):
+    """Two devices for data parallelism: two GPUs if there are, else two CPU ones.
+
+    MXNet keeps ``cpu(i)`` and ``cpu(i + 1)`` apart as devices (they share
+    the processor), so the code that runs on two GPUs runs here too; `device`
+    (the lessons' device) is the first unless two GPUs are present.
+    """
+    if mx.context.num_gpus() >= 2:
+        return [mx.gpu(0), mx.gpu(1)]
+    first = device.device_id if device.device_type == "cpu" else 0
+    return [mx.cpu(first), mx.cpu(first + 1)]
 
 
 # Shown in lesson 10, "Each device normalizes its own slice"
-def standardize(X, eps=EPS):
+def standardize(X, eps=1e-5):
     """Batch norm without gamma and beta: each channel to mean 0, variance 1."""
     axes = (0,) if X.ndim == 2 else (0, 2, 3)
     mean = X.mean(axis=axes, keepdims=True)
@@ -105,6 +116,17 @@ def sync_batch_norm(Xs, gamma, beta, eps):
     return Ys
 
 
+def check_slices(Xs, shape: tuple) -> None:
+    """Refuse an empty list of slices, or a slice the layer was not built for."""
+    if not isinstance(Xs, (list, tuple)) or not Xs:
+        raise ValueError(
+            "SyncedBatchNorm takes a list of slices, one per device (e.g. from "
+            f"gluon.utils.split_and_load), not {type(Xs).__name__}"
+        )
+    for X in Xs:
+        check_input(X, shape)
+
+
 # Shown in lesson 10, "A layer that keeps running statistics"
 class SyncedBatchNorm(nn.Block):
     """Batch norm over the slices of one batch on several devices.
@@ -123,19 +145,18 @@ class SyncedBatchNorm(nn.Block):
         self.moving_mean, self.moving_var = np.zeros(shape), np.ones(shape)
 
     def forward(self, Xs):
-        for X in Xs:
-            check_input(X, self.gamma.shape)
+        check_slices(Xs, self.gamma.shape)
         home = Xs[0].ctx
         gamma, beta = self.gamma.data(home), self.beta.data(home)
         if not autograd.is_training():
             mean, var = self.moving_mean, self.moving_var
             return [gamma.as_in_ctx(X.ctx) * (X - mean.as_in_ctx(X.ctx))
-                    / np.sqrt(var.as_in_ctx(X.ctx) + EPS) + beta.as_in_ctx(X.ctx)
+                    / np.sqrt(var.as_in_ctx(X.ctx) + 1e-5) + beta.as_in_ctx(X.ctx)
                     for X in Xs]  # fmt: skip
         mean, var = global_stats(Xs)
         self.moving_mean = 0.9 * self.moving_mean.as_in_ctx(home) + 0.1 * mean
         self.moving_var = 0.9 * self.moving_var.as_in_ctx(home) + 0.1 * var
-        return sync_batch_norm(Xs, gamma, beta, EPS)
+        return sync_batch_norm(Xs, gamma, beta, 1e-5)
 
 
 # Shown in lesson 10, "MXNet's SyncBatchNorm"
@@ -174,8 +195,9 @@ def step_time(normalize, Xs, gamma, beta, repeat):
     for _ in range(repeat + 1):  # the first pass allocates memory: not counted
         start = time.perf_counter()
         with autograd.record():
-            Ys = normalize(Xs, gamma, beta, EPS)
-        autograd.backward([(Y * Y).sum() for Y in Ys])
+            Ys = normalize(Xs, gamma, beta, 1e-5)
+            losses = [(Y * Y).sum() for Y in Ys]
+        autograd.backward(losses)
         gamma.grad.wait_to_read()
         for X in Xs:
             X.grad.wait_to_read()

@@ -69,7 +69,9 @@ def train_shard(kv, num_epochs: int, global_batch: int, lr: float, seed: int = 0
     device = device_or_default(device)
     rank, num_workers = (0, 1) if kv is None else (kv.rank, kv.num_workers)
     batch_size = global_batch // num_workers
-    print(f"worker rank {rank} of {num_workers}: batches of {batch_size}", flush=True)
+    if kv is not None:  # the first line of its log says who it is
+        print(f"worker rank {rank} of {num_workers}: batches of {batch_size}",
+              flush=True)  # fmt: skip
     set_seed(seed)  # the same initial weights on every worker
     X, y = load_arrays("train")
     X_test, y_test = load_arrays("test")

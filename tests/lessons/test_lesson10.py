@@ -17,8 +17,10 @@ from mxnet.gluon import nn
 from bnlesson.lesson10 import (
     SyncedBatchNorm,
     global_stats,
+    per_device_batch_norm,
     slice_gap,
     standardize,
+    step_time,
     sync_batch_norm,
     train_on_workers,
 )
@@ -246,3 +248,14 @@ def test_workers_share_weights_and_keep_their_own_statistics():
     assert onp.abs(w0 - w1).max() == 0  # the same updates on both
     m0, m1 = (onp.array(r["running_mean"]) for r in results)
     assert onp.abs(m0 - m1).max() > 1e-4  # statistics of different images
+
+
+def test_step_time_times_both_layers_and_the_gradients_arrive():
+    X = np.random.normal(size=(8, 3, 4, 4))
+    Xs = slices(X, (4, 4))
+    gamma, beta = np.ones((1, 3, 1, 1)), np.zeros((1, 3, 1, 1))
+    for a in (*Xs, gamma, beta):
+        a.attach_grad()
+    for normalize in (per_device_batch_norm, sync_batch_norm):
+        assert 0 < step_time(normalize, Xs, gamma, beta, repeat=2) < 5
+        assert float(np.abs(Xs[1].grad).sum()) > 0

@@ -20,6 +20,7 @@ one machine and :mod:`bnlesson.lesson10.worker` is the worker they run.
 from __future__ import annotations
 
 import json
+import shutil
 import statistics
 import sys
 import tempfile
@@ -236,4 +237,5 @@ def train_on_workers(num_workers, num_epochs, global_batch, lr, per_class=None,
     ]
     run_cluster(commands, timeout=timeout, logdir=folder)
     results = [json.loads(out.read_text()) for out in outs]
+    shutil.rmtree(folder)  # kept only when a run fails: its logs tell why
     return sorted(results, key=lambda r: r["rank"])

@@ -159,6 +159,16 @@ SMALLER: dict[str, dict[str, dict[str, Any]]] = {
         "live": {"per_class": (1000, 300)},
         "fast": {"num_steps": 100, "every": 50, "per_class": FAST_DATA},
     },
+    # ---- 10 ----
+    "10": {
+        "live": {"num_epochs": 1, "per_class": (500, 100), "repeat": 5},
+        "fast": {"num_epochs": 1, "per_class": (64, 30), "repeat": 2},
+    },
+    # ---- 10 solutions ----
+    "10 solutions": {
+        "live": {},
+        "fast": {"per_class": (64, 30)},
+    },
 }
 
 

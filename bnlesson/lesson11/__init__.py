@@ -13,7 +13,7 @@ experiment is in :mod:`bnlesson.lesson11.runs`.
 from __future__ import annotations
 
 import mxnet as mx
-from mxnet import autograd, init, np
+from mxnet import autograd, np
 from mxnet.gluon import nn
 
 from bnlesson.core.arguments import check_whole
@@ -65,7 +65,7 @@ def check_norm_input(X, gamma, beta, num_groups: int = 1, eps: float = EPS) -> N
 
 
 # Shown in lesson 11, "2 · Group norm and layer norm from scratch"
-def group_norm(X, gamma, beta, num_groups, eps=EPS):
+def group_norm(X, gamma, beta, num_groups, eps=1e-5):
     r"""Group normalization (Wu and He, 2018): statistics per example and group.
 
     The :math:`C` channels of each example are split into `num_groups`
@@ -111,7 +111,7 @@ def group_norm(X, gamma, beta, num_groups, eps=EPS):
 
 
 # Shown in lesson 11, "2 · Group norm and layer norm from scratch"
-def layer_norm(X, gamma, beta, eps=EPS):
+def layer_norm(X, gamma, beta, eps=1e-5):
     r"""Layer normalization: each example normalized over all its channels.
 
     .. math::
@@ -132,7 +132,7 @@ def layer_norm(X, gamma, beta, eps=EPS):
 
 
 # Shown in lesson 11, "2 · Group norm and layer norm from scratch"
-def gluon_group_norm(X, num_groups, gamma, beta, head, eps=EPS):
+def gluon_group_norm(X, num_groups, gamma, beta, head, eps=1e-5):
     """Gluon's ``nn.GroupNorm`` on `X`: its output and gradients.
 
     ``nn.GroupNorm`` is a legacy operator: it runs on ``mx.nd`` arrays with
@@ -158,12 +158,12 @@ def gluon_group_norm(X, num_groups, gamma, beta, head, eps=EPS):
     return [a.as_np_ndarray() for a in results]
 
 
-def _param_shape(num_features: int, num_dims: int) -> tuple:
+def check_layer_sizes(num_features, num_dims) -> None:
+    """Refuse sizes a :class:`GroupNorm` or :class:`LayerNorm` cannot be built for."""
     if not isinstance(num_features, int) or num_features < 1:
         raise ValueError(f"num_features must be an int >= 1, not {num_features!r}")
     if num_dims not in (2, 4):
         raise ValueError(f"num_dims must be 2 (Dense) or 4 (Conv2D), not {num_dims!r}")
-    return (1, num_features) if num_dims == 2 else (1, num_features, 1, 1)
 
 
 # Shown in lesson 11, "2 · Group norm and layer norm from scratch"
@@ -176,11 +176,12 @@ class GroupNorm(nn.Block):
     """
 
     def __init__(self, num_features, num_dims, num_groups):
+        check_layer_sizes(num_features, num_dims)
         super().__init__()
-        shape = _param_shape(num_features, num_dims)
+        shape = (1, num_features) if num_dims == 2 else (1, num_features, 1, 1)
         self.num_groups = num_groups
-        self.gamma = self.params.get("gamma", shape=shape, init=init.One())
-        self.beta = self.params.get("beta", shape=shape, init=init.Zero())
+        self.gamma = self.params.get("gamma", shape=shape, init=mx.init.One())
+        self.beta = self.params.get("beta", shape=shape, init=mx.init.Zero())
 
     def forward(self, X):
         gamma, beta = self.gamma.data(X.ctx), self.beta.data(X.ctx)

@@ -32,7 +32,6 @@ from bnlesson.training.sgd import sgd_setup
 NORMS = ("batch", "group", "layer")
 
 
-# Shown in lesson 11, "3 · Figure 1 of the paper, on Fashion-MNIST"
 def normalized_lenet(norm, num_groups=2):
     """LeNet with ReLU and `norm` between each layer and its activation.
 

@@ -169,6 +169,23 @@ SMALLER: dict[str, dict[str, dict[str, Any]]] = {
         "live": {},
         "fast": {"per_class": (64, 30)},
     },
+    # ---- 11 ----
+    "11": {
+        "live": {
+            "per_class": (120, 100),
+            "num_examples": 1_200,
+            "batch_sizes": [64, 16, 2],
+            "seeds": [0, 1],
+            "num_images": 200,
+        },
+        "fast": {
+            "per_class": FAST_DATA,
+            "num_examples": 64,
+            "batch_sizes": [16, 2],
+            "seeds": [0, 1],
+            "num_images": 20,
+        },
+    },
 }
 
 

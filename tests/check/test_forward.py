@@ -14,7 +14,7 @@ from mxnet.gluon import nn
 import bnlesson.lesson01
 from bnlesson.check import forward
 from bnlesson.check.forward import batch_norm as check_batch_norm
-from bnlesson.check.report import BOUND
+from bnlesson.check.report import BOUND, error
 
 SOURCE = inspect.getsource(bnlesson.lesson01.batch_norm)
 
@@ -159,7 +159,7 @@ def test_the_formula_is_gluons_layer(probe):
         Y = layer(X)
     Y.backward()
     ours = forward.reference(probe)
-    assert forward.error(Y, ours[0]) < BOUND
+    assert error(Y, ours[0]) < BOUND
     for got, want in zip((layer.running_mean, layer.running_var), ours[1:]):
-        assert forward.error(got.data().reshape(want.shape), want) < 1e-6
-    assert onp.isclose(forward.error(ours[1], mean), 0) != probe.training
+        assert error(got.data().reshape(want.shape), want) < 1e-6
+    assert onp.isclose(error(ours[1], mean), 0) != probe.training

@@ -151,6 +151,9 @@ def bn_backward(function) -> None:
         each gradient with its relative error and the range expected.
     """
     findings = _findings(function, 2) + _findings(function, 4)
+    if all(f.error is None and f.detail.startswith("raised") for f in findings):
+        for finding in findings:  # it raised on both batches: not written yet?
+            finding.mistakes = []
     verdict(
         getattr(function, "__name__", "bn_backward"), findings,
         "dX, dgamma and dbeta agree with finite differences on a 2-D and a 4-D "

@@ -221,9 +221,9 @@ def _raised(error: Exception) -> str:
     return f"raised {type(error).__name__}: {message[:160]}"
 
 
-def findings_on(function, probe: Probe) -> list[Finding]:
-    """What `function` gets wrong on `probe`, each with the mistakes that explain it."""
-    got = run(function, probe)
+def findings_on(probe: Probe, got) -> list[Finding]:
+    """What the function got wrong on `probe` (`got`: :func:`run`'s result),
+    each finding with the mistakes that explain it."""
     variants = [(m, reference(probe, **kw)) for m, ways in MISTAKES.items()
                 for kw in ways]  # fmt: skip
     if isinstance(got, Exception):
@@ -259,7 +259,11 @@ def batch_norm(function) -> None:
         batch of one accepted or wrongly refused), then each differing
         output with its relative error and the range expected.
     """
-    findings = [f for probe in PROBES for f in findings_on(function, probe)]
+    results = [run(function, probe) for probe in PROBES]
+    if all(isinstance(got, Exception) for got in results):  # not written yet?
+        findings = [Finding("every input", None, _raised(results[0]))]
+    else:
+        findings = [f for p, got in zip(PROBES, results) for f in findings_on(p, got)]
     one = run(function, ONE_EXAMPLE)
     if not isinstance(one, Exception):
         findings.append(Finding(ONE_EXAMPLE.name, None, "returned instead of "

@@ -89,3 +89,15 @@ def test_each_slip_is_named(case):
         bn_backward(mistaken(name, *edits))
     named = [line for line in str(failed.value).splitlines() if "Looks like" in line]
     assert named == [f"* Looks like {mistake.name}: {mistake.advice}"]
+
+
+def test_a_function_not_written_yet_is_told_what_it_raised():
+    def bn_backward_graph(dY, cache):
+        raise NotImplementedError()
+
+    with pytest.raises(AssertionError) as failed:
+        bn_backward(bn_backward_graph)
+    message = str(failed.value)
+    assert message.startswith("bn_backward_graph is not right yet.")
+    assert "4-D batch (2, 3, 3, 3): raised NotImplementedError" in message
+    assert "Looks like" not in message

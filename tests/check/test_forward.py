@@ -163,3 +163,14 @@ def test_the_formula_is_gluons_layer(probe):
     for got, want in zip((layer.running_mean, layer.running_var), ours[1:]):
         assert error(got.data().reshape(want.shape), want) < 1e-6
     assert onp.isclose(error(ours[1], mean), 0) != probe.training
+
+
+def test_a_function_not_written_yet_is_told_what_it_raised():
+    def batch_norm(X, gamma, beta, moving_mean, moving_var, eps, momentum):
+        raise NotImplementedError()
+
+    with pytest.raises(AssertionError) as failed:
+        check_batch_norm(batch_norm)
+    message = str(failed.value)
+    assert "every input: raised NotImplementedError" in message
+    assert "Looks like" not in message

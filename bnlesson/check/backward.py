@@ -5,8 +5,9 @@ r"""The self-check of lesson 08's backward pass.
 :func:`~bnlesson.lesson08.bn_forward`, and compares its three gradients
 with centred finite differences of :math:`\ell = \sum_i y_i g_i` in float64
 (:func:`~bnlesson.lesson08.numerical_gradients`), on a 2-D and a 4-D batch,
-as Stanford CS231n checks its batch-norm layer: a relative error below
-:math:`10^{-7}` (the differences themselves reach about :math:`10^{-10}`).
+as Stanford CS231n checks its batch-norm layer, stating the range: a
+relative error (:func:`bnlesson.check.report.error`) below :math:`10^{-7}`,
+lesson 08's bound (the differences themselves reach about :math:`10^{-10}`).
 A wrong gradient is matched against the classic slips, each a variant of
 the compact form
 

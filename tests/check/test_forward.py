@@ -174,3 +174,11 @@ def test_a_function_not_written_yet_is_told_what_it_raised():
     message = str(failed.value)
     assert "every input: raised NotImplementedError" in message
     assert "Looks like" not in message
+
+
+def test_a_long_list_of_differences_is_cut_and_counted():
+    with pytest.raises(AssertionError) as failed:
+        check_batch_norm(mistaken(UNBIASED, *REVERSED))
+    listed = [line for line in str(failed.value).splitlines() if line.startswith("  -")]
+    assert len(listed) == 6
+    assert str(failed.value).endswith("(and 3 more)")

@@ -28,6 +28,7 @@ from bnlesson.check.report import (
     Finding,
     Mistake,
     as_numpy,
+    close,
     compare,
     matching,
     verdict,
@@ -181,18 +182,18 @@ def formula(X, gamma, beta, moving_mean, moving_var, *, training, ddof=0,
     """
     if refuse_one and X.shape[0] == 1:
         raise ValueError("a batch of one")
-    over = _axes(X.ndim, axes)
-    m = X.size // X.mean(axis=over, keepdims=True).size  # values per statistic
-    mean = X.mean(axis=over, keepdims=keepdims)
-    var = ((X - mean) ** 2).sum(axis=over, keepdims=keepdims) / (m - ddof)
-    if training or batch_stats_in_prediction:
-        centred, spread = X - mean, var
-    else:
-        centred, spread = X - moving_mean, moving_var
+    batch = training or batch_stats_in_prediction  # normalize with the batch's
+    update = training or update_in_prediction
+    if batch or update:
+        over = _axes(X.ndim, axes)
+        m = X.size // X.mean(axis=over, keepdims=True).size  # values per statistic
+        mean = X.mean(axis=over, keepdims=keepdims)
+        var = ((X - mean) ** 2).sum(axis=over, keepdims=keepdims) / (m - ddof)
+    centred, spread = (X - mean, var) if batch else (X - moving_mean, moving_var)
     eps = 0.0 if eps_missing else EPS
     root = onp.sqrt(spread) + eps if eps_outside else onp.sqrt(spread + eps)
     Y = gamma * centred / root + beta
-    if training or update_in_prediction:
+    if update:
         moving = var * (m - ddof) / (m - moving_ddof)
         old, new = (1 - MOMENTUM, MOMENTUM) if new_weight else (MOMENTUM, 1 - MOMENTUM)
         moving_mean = old * moving_mean + new * mean
@@ -221,22 +222,34 @@ def _raised(error: Exception) -> str:
     return f"raised {type(error).__name__}: {message[:160]}"
 
 
-def findings_on(probe: Probe, got) -> list[Finding]:
+def raises_on(mistake: Mistake) -> set[str]:
+    """The probes on which `mistake` makes the function raise."""
+    return {p.name for p in PROBES
+            if any(reference(p, **kw) is None for kw in MISTAKES[mistake])}  # fmt: skip
+
+
+def findings_on(probe: Probe, got, raised: set[str]) -> list[Finding]:
     """What the function got wrong on `probe` (`got`: :func:`run`'s result),
-    each finding with the mistakes that explain it."""
+    each finding with the mistakes that explain it; `raised` names the
+    probes on which the function raised."""
     variants = [(m, reference(probe, **kw)) for m, ways in MISTAKES.items()
                 for kw in ways]  # fmt: skip
     if isinstance(got, Exception):
         raising = list(dict.fromkeys(m for m, v in variants if v is None))
-        return [Finding(probe.name, None, _raised(got), raising)]
-    found = []
-    for k, (name, want) in enumerate(zip(QUANTITIES, reference(probe))):
-        finding = compare(f"{probe.name}, {name}", got[k], want)
-        if finding:
-            finding.mistakes = matching(
-                got[k], want, [(m, v[k]) for m, v in variants if v is not None]
-            )
-            found.append(finding)
+        exact = [m for m in raising if raises_on(m) == raised]
+        return [Finding(probe.name, None, _raised(got), exact or raising)]
+    right = reference(probe)
+    found = [f for k, name in enumerate(QUANTITIES)
+             if (f := compare(f"{probe.name}, {name}", got[k], right[k]))]  # fmt: skip
+    # A mistake that gives all of `got` explains every difference; else
+    # (two mistakes at once) each difference gets the mistakes that give it.
+    whole = [m for m, v in variants
+             if v is not None and all(close(g, w) for g, w in zip(got, v))]  # fmt: skip
+    for finding in found:
+        k = QUANTITIES.index(finding.where.rsplit(", ", 1)[1])
+        finding.mistakes = list(dict.fromkeys(whole)) or matching(
+            got[k], right[k], [(m, v[k]) for m, v in variants if v is not None]
+        )
     return found
 
 
@@ -263,7 +276,12 @@ def batch_norm(function) -> None:
     if all(isinstance(got, Exception) for got in results):  # not written yet?
         findings = [Finding("every input", None, _raised(results[0]))]
     else:
-        findings = [f for p, got in zip(PROBES, results) for f in findings_on(p, got)]
+        raised = {
+            p.name for p, got in zip(PROBES, results) if isinstance(got, Exception)
+        }
+        findings = [
+            f for p, got in zip(PROBES, results) for f in findings_on(p, got, raised)
+        ]
     one = run(function, ONE_EXAMPLE)
     if not isinstance(one, Exception):
         findings.append(Finding(ONE_EXAMPLE.name, None, "returned instead of "

@@ -116,7 +116,8 @@ def test_each_mistake_is_named(case):
     with pytest.raises(AssertionError) as failed:
         check_batch_norm(mistaken(*edits))
     message = str(failed.value)
-    assert f"Looks like {mistake.name}: {mistake.advice}" in message
+    named = [line for line in message.splitlines() if "Looks like" in line]
+    assert named == [f"* Looks like {mistake.name}: {mistake.advice}"]
     assert (
         "expected below 1e-08" in message
         or "raised" in message

@@ -24,7 +24,15 @@ import numpy as onp
 from mxnet import np
 
 from bnlesson.check.forward import KEEPDIMS
-from bnlesson.check.report import Finding, Mistake, as_numpy, compare, matching, verdict
+from bnlesson.check.report import (
+    Finding,
+    Mistake,
+    as_numpy,
+    compare,
+    matching,
+    raised,
+    verdict,
+)
 from bnlesson.lesson08 import bn_forward, numerical_gradients
 
 #: Finite differences in float64 reach about 1e-10; lesson 08's bound.
@@ -119,10 +127,8 @@ def _findings(function, ndim: int) -> list[Finding]:
     try:
         got = [as_numpy(a) for a in function(dY, cache_)]
     except Exception as error:  # noqa: BLE001 - the student's error is the finding
-        lines = [line for line in str(error).strip().splitlines() if line.strip()]
         raising = [m for m, kw in KINDS.items() if compact(dY, cache_, **kw) is None]
-        return [Finding(where, None, f"raised {type(error).__name__}: "
-                        f"{(lines or [''])[-1][:160]}", raising)]  # fmt: skip
+        return [Finding(where, None, raised(error), raising)]  # fmt: skip
     variants = [(m, compact(dY, cache_, **kw)) for m, kw in KINDS.items()]
     found = []
     for k, (name, want) in enumerate(zip(NAMES, numeric(ndim))):

@@ -23,7 +23,15 @@ import numpy as onp
 from mxnet import autograd, np
 
 from bnlesson.check.forward import UPDATED_IN_PREDICTION, formula
-from bnlesson.check.report import Finding, Mistake, as_numpy, compare, matching, verdict
+from bnlesson.check.report import (
+    Finding,
+    Mistake,
+    as_numpy,
+    compare,
+    matching,
+    raised,
+    verdict,
+)
 from bnlesson.core.config import default_device
 
 NOT_KEPT = Mistake(
@@ -174,9 +182,7 @@ def _findings(cls, shape: tuple) -> list[Finding]:
             + _reset(layer, where)
         )
     except Exception as error:  # noqa: BLE001 - the student's error is the finding
-        lines = [line for line in str(error).strip().splitlines() if line.strip()]
-        return [Finding(where, None, f"raised {type(error).__name__}: "
-                        f"{(lines or [''])[-1][:160]}")]  # fmt: skip
+        return [Finding(where, None, raised(error))]  # fmt: skip
 
 
 def batch_norm_block(cls) -> None:

@@ -31,6 +31,7 @@ from bnlesson.check.report import (
     close,
     compare,
     matching,
+    raised,
     verdict,
 )
 from bnlesson.core.config import default_device
@@ -216,28 +217,22 @@ def run(function, probe: Probe):
         return error
 
 
-def _raised(error: Exception) -> str:
-    first = str(error).strip().splitlines()
-    message = next((line for line in reversed(first) if line.strip()), "")
-    return f"raised {type(error).__name__}: {message[:160]}"
-
-
 def raises_on(mistake: Mistake) -> set[str]:
     """The probes on which `mistake` makes the function raise."""
     return {p.name for p in PROBES
             if any(reference(p, **kw) is None for kw in MISTAKES[mistake])}  # fmt: skip
 
 
-def findings_on(probe: Probe, got, raised: set[str]) -> list[Finding]:
+def findings_on(probe: Probe, got, failed: set[str]) -> list[Finding]:
     """What the function got wrong on `probe` (`got`: :func:`run`'s result),
-    each finding with the mistakes that explain it; `raised` names the
+    each finding with the mistakes that explain it; `failed` names the
     probes on which the function raised."""
     variants = [(m, reference(probe, **kw)) for m, ways in MISTAKES.items()
                 for kw in ways]  # fmt: skip
     if isinstance(got, Exception):
         raising = list(dict.fromkeys(m for m, v in variants if v is None))
-        exact = [m for m in raising if raises_on(m) == raised]
-        return [Finding(probe.name, None, _raised(got), exact or raising)]
+        exact = [m for m in raising if raises_on(m) == failed]
+        return [Finding(probe.name, None, raised(got), exact or raising)]
     right = reference(probe)
     found = [f for k, name in enumerate(QUANTITIES)
              if (f := compare(f"{probe.name}, {name}", got[k], right[k]))]  # fmt: skip
@@ -251,6 +246,17 @@ def findings_on(probe: Probe, got, raised: set[str]) -> list[Finding]:
             got[k], right[k], [(m, v[k]) for m, v in variants if v is not None]
         )
     return found
+
+
+def one_example(got) -> list[Finding]:
+    """[] if training on one example raised a ValueError (`got`), else the finding."""
+    if not isinstance(got, Exception):
+        return [Finding(ONE_EXAMPLE.name, None, "returned instead of raising a "
+                        "ValueError", [ONE_ACCEPTED])]  # fmt: skip
+    if not isinstance(got, ValueError):
+        return [Finding(ONE_EXAMPLE.name, None, raised(got) + " (expected a "
+                        "ValueError that says what to do)")]  # fmt: skip
+    return []
 
 
 def batch_norm(function) -> None:
@@ -274,21 +280,15 @@ def batch_norm(function) -> None:
     """
     results = [run(function, probe) for probe in PROBES]
     if all(isinstance(got, Exception) for got in results):  # not written yet?
-        findings = [Finding("every input", None, _raised(results[0]))]
+        findings = [Finding("every input", None, raised(results[0]))]
     else:
-        raised = {
+        failed = {
             p.name for p, got in zip(PROBES, results) if isinstance(got, Exception)
         }
         findings = [
-            f for p, got in zip(PROBES, results) for f in findings_on(p, got, raised)
+            f for p, got in zip(PROBES, results) for f in findings_on(p, got, failed)
         ]
-    one = run(function, ONE_EXAMPLE)
-    if not isinstance(one, Exception):
-        findings.append(Finding(ONE_EXAMPLE.name, None, "returned instead of "
-                                "raising a ValueError", [ONE_ACCEPTED]))  # fmt: skip
-    elif not isinstance(one, ValueError):
-        findings.append(Finding(ONE_EXAMPLE.name, None, _raised(one) + " (expected "
-                                "a ValueError that says what to do)"))  # fmt: skip
+        findings += one_example(run(function, ONE_EXAMPLE))
     verdict(
         "batch_norm", findings,
         "agrees with the formula (and Gluon's nn.BatchNorm) in training and "

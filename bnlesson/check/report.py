@@ -99,6 +99,13 @@ def matching(got, want, variants: list[tuple[Mistake, object]], bound=BOUND) -> 
     return list(dict.fromkeys(found))
 
 
+def raised(error: Exception) -> str:
+    """``raised <type>: <last line of its message>``, the message cut at 160."""
+    lines = [line for line in str(error).strip().splitlines() if line.strip()]
+    message = lines[-1][:160] if lines else ""
+    return f"raised {type(error).__name__}" + (f": {message}" if message else "")
+
+
 def verdict(piece: str, findings: list[Finding], passed: str) -> None:
     """Print `passed` if there are no findings, else raise the diagnosis.
 
@@ -115,7 +122,9 @@ def verdict(piece: str, findings: list[Finding], passed: str) -> None:
     lines = [f"{piece} is not right yet."]
     for mistake in mistakes:
         lines.append(f"* Looks like {mistake.name}: {mistake.advice}")
-    if not mistakes:
+    if not mistakes and all(f.detail.startswith("raised") for f in findings):
+        lines.append("* It raises: finish writing it, or mend the error below.")
+    elif not mistakes:
         lines.append("* No classic mistake explains it; compare with the formula.")
     lines.append("What differs from the reference:")
     lines += [f"  - {f.where}: {f.detail}" for f in findings[:SHOWN]]

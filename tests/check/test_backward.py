@@ -100,4 +100,5 @@ def test_a_function_not_written_yet_is_told_what_it_raised():
     message = str(failed.value)
     assert message.startswith("bn_backward_graph is not right yet.")
     assert "4-D batch (2, 3, 3, 3): raised NotImplementedError" in message
+    assert "* It raises: finish writing it" in message
     assert "Looks like" not in message

@@ -76,6 +76,24 @@ CASES = {
         ],
         forward.EPS_OUTSIDE,
     ),  # fmt: skip
+    "eps left out": (
+        [
+            ("np.sqrt(moving_var + eps)", "np.sqrt(moving_var)"),
+            ("np.sqrt(var + eps)", "np.sqrt(var)"),
+        ],
+        forward.EPS_MISSING,
+    ),
+    "batch statistics in prediction": (
+        [
+            (
+                "X_hat = (X - moving_mean) / np.sqrt(moving_var + eps)",
+                "over = (0,) if X.ndim == 2 else (0, 2, 3)\n"
+                "        X_hat = (X - X.mean(axis=over, keepdims=True)) / np.sqrt(\n"
+                "            X.var(axis=over, keepdims=True) + eps)",
+            )
+        ],
+        forward.BATCH_STATS_IN_PREDICTION,
+    ),
     "updated in prediction": (
         [
             (
@@ -186,3 +204,16 @@ def test_a_long_list_of_differences_is_cut_and_counted():
     listed = [line for line in str(failed.value).splitlines() if line.startswith("  -")]
     assert len(listed) == 6
     assert str(failed.value).endswith("(and 3 more)")
+
+
+def test_no_prediction_branch_is_three_mistakes_named():
+    """Training's code in prediction mode: batch statistics, updated moving
+    statistics, and a refused batch of one."""
+    with pytest.raises(AssertionError) as failed:
+        check_batch_norm(mistaken(("if not autograd.is_training():", "if False:")))
+    named = {line for line in str(failed.value).splitlines() if "Looks like" in line}
+    assert named == {
+        f"* Looks like {m.name}: {m.advice}"
+        for m in (forward.BATCH_STATS_IN_PREDICTION, forward.UPDATED_IN_PREDICTION,
+                  forward.ONE_REFUSED)
+    }  # fmt: skip

@@ -16,6 +16,7 @@ executes the notebook; it is the shortest lesson), the others validated.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -75,6 +76,27 @@ def graded(nb) -> dict:
     }
 
 
+#: A relative link in markdown, as nbgrader_config.LinkFromEdition finds them.
+LINK = re.compile(r"\]\((?![a-z]+:|#|/)([^)#\s]+)")
+
+
+def unlinked(source: str) -> str:
+    return LINK.sub("](LINK", source)
+
+
+@pytest.mark.parametrize("path", EXERCISES, ids=lambda p: p.name[:2])
+def test_links_of_the_edition_resolve_from_notebooks_student(course, path):
+    """make student puts the edition in notebooks/student/, one folder down."""
+    where = ROOT / "notebooks" / ASSIGNMENT
+    names = {p.name for p in EXERCISES}
+    for cell in released(course, path).cells:
+        if cell.cell_type != "markdown":
+            continue
+        for target in LINK.findall(cell.source):
+            beside = target in names  # another lesson's student copy
+            assert beside or (where / target).resolve().exists(), target
+
+
 def test_there_are_exercises():
     assert {p.name[:2] for p in EXERCISES} >= {"01", "02", "08"}
 
@@ -91,8 +113,8 @@ def test_the_student_edition_blanks_the_pieces_and_keeps_the_self_checks(course,
             assert "### BEGIN SOLUTION" not in new.source
             assert "# YOUR CODE HERE\n" in new.source
             assert "raise NotImplementedError()" in new.source
-        else:
-            assert new.source == old.source  # self-checks and the lesson as they are
+        else:  # self-checks and the lesson as they are, links aside
+            assert unlinked(new.source) == unlinked(old.source)
         if meta.get("grade"):
             assert new.metadata.get("editable") is False and meta["points"] > 0
     assert graded(student).keys() == graded(source).keys()

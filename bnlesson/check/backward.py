@@ -31,6 +31,8 @@ from bnlesson.check.report import (
     compare,
     matching,
     raised,
+    returned,
+    returns,
     verdict,
 )
 from bnlesson.lesson08 import bn_forward, numerical_gradients
@@ -77,6 +79,7 @@ KINDS = {
     KEEPDIMS: {"keepdims": False},
 }
 NAMES = ("dX", "dgamma", "dbeta")
+RETURNS = returns("The backward pass", NAMES)
 
 
 @cache
@@ -125,7 +128,10 @@ def _findings(function, ndim: int) -> list[Finding]:
     where = f"{ndim}-D batch {tuple(X.shape)}"
     cache_ = bn_forward(X, gamma, beta, 1e-5)[1]
     try:
-        got = [as_numpy(a) for a in function(dY, cache_)]
+        result = function(dY, cache_)
+        if wrong := returned(result, len(NAMES)):
+            return [Finding(where, None, f"returned {wrong.what}", [RETURNS])]
+        got = [as_numpy(a) for a in result]
     except Exception as error:  # noqa: BLE001 - the student's error is the finding
         raising = [m for m, kw in KINDS.items() if compact(dY, cache_, **kw) is None]
         return [Finding(where, None, raised(error), raising)]  # fmt: skip

@@ -27,11 +27,14 @@ from mxnet import autograd, np
 from bnlesson.check.report import (
     Finding,
     Mistake,
+    Returned,
     as_numpy,
     close,
     compare,
     matching,
     raised,
+    returned,
+    returns,
     verdict,
 )
 from bnlesson.core.config import default_device
@@ -94,6 +97,8 @@ ONE_REFUSED = Mistake(
     "prediction mode uses no batch statistics, and one 4-D image has H * W "
     "values per channel: call check_batch(X) in training mode only.",
 )
+QUANTITIES = ("Y", "moving_mean", "moving_var")
+RETURNS = returns("batch_norm", QUANTITIES)
 #: Each mistake as the keywords of :func:`formula` that make it (one or more ways).
 MISTAKES = {
     UNBIASED: [{"ddof": 1, "moving_ddof": 1}],
@@ -106,6 +111,7 @@ MISTAKES = {
     UPDATED_IN_PREDICTION: [{"update_in_prediction": True}],
     BATCH_STATS_IN_PREDICTION: [{"batch_stats_in_prediction": True}],
     ONE_REFUSED: [{"refuse_one": True}],
+    RETURNS: [{"swapped": True}],
 }
 
 
@@ -143,7 +149,6 @@ PROBES = [
 ]
 #: Training on one example must be refused (a ValueError).
 ONE_EXAMPLE = Probe("training, one example (1, 3)", (1, 3), True, 7)
-QUANTITIES = ("Y", "moving_mean", "moving_var")
 
 
 def _axes(ndim: int, which) -> tuple:
@@ -171,7 +176,8 @@ def reference(probe: Probe, **mistake) -> tuple | None:
 def formula(X, gamma, beta, moving_mean, moving_var, *, training, ddof=0,
             moving_ddof=0, new_weight=False, axes=None, keepdims=True,
             eps_outside=False, eps_missing=False, update_in_prediction=False,
-            batch_stats_in_prediction=False, refuse_one=False) -> tuple:  # fmt: skip
+            batch_stats_in_prediction=False, refuse_one=False,
+            swapped=False) -> tuple:  # fmt: skip
     """The lesson's batch norm in NumPy, right or with the mistakes the keywords name.
 
     ``ddof=1``: the unbiased variance; ``moving_ddof=1``: the unbiased one in
@@ -179,7 +185,8 @@ def formula(X, gamma, beta, moving_mean, moving_var, *, training, ddof=0,
     ``axes``: statistics per position, over all axes or per example;
     ``keepdims=False``; eps outside the square root, or left out; moving
     statistics updated, or the batch's used, in prediction mode;
-    ``refuse_one``: a ValueError for a batch of one example.
+    ``refuse_one``: a ValueError for a batch of one example; ``swapped``:
+    the moving statistics returned in the wrong order.
     """
     if refuse_one and X.shape[0] == 1:
         raise ValueError("a batch of one")
@@ -199,11 +206,12 @@ def formula(X, gamma, beta, moving_mean, moving_var, *, training, ddof=0,
         old, new = (1 - MOMENTUM, MOMENTUM) if new_weight else (MOMENTUM, 1 - MOMENTUM)
         moving_mean = old * moving_mean + new * mean
         moving_var = old * moving_var + new * moving
-    return Y, moving_mean, moving_var
+    return (Y, moving_var, moving_mean) if swapped else (Y, moving_mean, moving_var)
 
 
 def run(function, probe: Probe):
-    """What `function` returns on `probe` (NumPy arrays), or the exception it raises."""
+    """What `function` returns on `probe` (NumPy arrays), or the exception it
+    raises, or a :class:`Returned` if it returns other than three values."""
     device = default_device()
     arrays = [np.array(a, dtype="float64", ctx=device) for a in probe.arrays()]
     try:
@@ -212,7 +220,7 @@ def run(function, probe: Probe):
                 result = function(*arrays, EPS, MOMENTUM)
         else:
             result = function(*arrays, EPS, MOMENTUM)
-        return [as_numpy(r) for r in result]
+        return returned(result, len(QUANTITIES)) or [as_numpy(r) for r in result]
     except Exception as error:  # noqa: BLE001 - the student's error is the finding
         return error
 
@@ -229,6 +237,8 @@ def findings_on(probe: Probe, got, failed: set[str]) -> list[Finding]:
     probes on which the function raised."""
     variants = [(m, reference(probe, **kw)) for m, ways in MISTAKES.items()
                 for kw in ways]  # fmt: skip
+    if isinstance(got, Returned):
+        return [Finding(probe.name, None, f"returned {got.what}", [RETURNS])]
     if isinstance(got, Exception):
         raising = list(dict.fromkeys(m for m, v in variants if v is None))
         exact = [m for m in raising if raises_on(m) == failed]

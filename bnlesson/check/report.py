@@ -99,6 +99,34 @@ def matching(got, want, variants: list[tuple[Mistake, object]], bound=BOUND) -> 
     return list(dict.fromkeys(found))
 
 
+@dataclass(frozen=True)
+class Returned:
+    """What a piece returned instead of the tuple it must return."""
+
+    what: str
+
+
+def returned(result, count: int) -> Returned | None:
+    """A :class:`Returned` if `result` is not a tuple or list of `count` values."""
+    if isinstance(result, (tuple, list)):
+        if len(result) == count:
+            return None
+        return Returned(f"a {type(result).__name__} of {len(result)} values")
+    if hasattr(result, "shape"):
+        return Returned(f"one array of shape {tuple(result.shape)}")
+    return Returned(f"{type(result).__name__} {str(result)[:40]}")
+
+
+def returns(piece: str, names: tuple[str, ...]) -> Mistake:
+    """The mistake of `piece` returning something other than `names`, in order."""
+    listed = ", ".join(names)
+    return Mistake(
+        f"a return value other than ({listed})",
+        f"{piece} returns these {len(names)} values, in this order: end it with "
+        f"return {listed}.",
+    )
+
+
 def raised(error: Exception) -> str:
     """``raised <type>: <last line of its message>``, the message cut at 160."""
     lines = [line for line in str(error).strip().splitlines() if line.strip()]

@@ -63,6 +63,11 @@ CASES = {
         backward.M_IS_BATCH,
     ),
     "axis 0": ("bn_backward", [(AXES, "axes = (0,)")], backward.AXES),
+    "only dX returned": (
+        "bn_backward",
+        [("return dX, m * mean_dY_X_hat, m * mean_dY", "return dX")],
+        backward.RETURNS,
+    ),  # fmt: skip
     "no keepdims": (
         "bn_backward",
         [("keepdims=True", "keepdims=False")],

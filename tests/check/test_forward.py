@@ -109,6 +109,14 @@ CASES = {
         forward.UPDATED_IN_PREDICTION,
     ),  # fmt: skip
     "batch of one accepted": ([("check_batch(X)  #", "#")], forward.ONE_ACCEPTED),
+    "only the output returned": (
+        [("return Y, moving_mean, moving_var", "return Y")],
+        forward.RETURNS,
+    ),  # fmt: skip
+    "moving statistics swapped": (
+        [("return Y, moving_mean, moving_var", "return Y, moving_var, moving_mean")],
+        forward.RETURNS,
+    ),  # fmt: skip
     "batch of one refused": (
         [
             (

@@ -258,8 +258,9 @@ def test_first_steps_measures_what_a_plain_sgd_step_computes():
 def test_the_first_steps_fit_in_one_pass_over_the_runs_data(monkeypatch, mode):
     """first_steps stops at the end of the data: at every size, lesson 03's
     training set has the num_steps batches its "median over" line counts."""
-    from bnlesson.core.sizes import sizes
     from runmode import clear_run_env, set_mode
+
+    from bnlesson.core.sizes import sizes
 
     clear_run_env(monkeypatch)
     set_mode(monkeypatch, mode)

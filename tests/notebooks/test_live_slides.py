@@ -100,6 +100,11 @@ def test_a_training_cell_runs_inside_the_slideshow(tmp_path, slides):
         d.switch_to.frame(frame)
         cell = wait_for(lambda: _cells(d, TRAINING), 30, "the training slide")[0]
         slide = d.execute_script("return location.hash")
+        # The lesson's math is typeset in the slideshow (Lab's own MathJax 3;
+        # jupyterlab-rise's jupyterlab-mathjax3 is a Lab 3 extension, unused).
+        assert d.find_elements(By.CSS_SELECTOR, ".reveal mjx-container")
+        assert not [e for e in d.find_elements(By.CSS_SELECTOR, ".jp-RenderedMarkdown")
+                    if "\\lVert" in e.get_attribute("textContent")]  # fmt: skip
         before = _prompt(cell)
         assert before == f"[{slides.cells[train].execution_count}]:"  # committed
         cell.find_element(By.CSS_SELECTOR, ".jp-InputPrompt").click()

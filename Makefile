@@ -101,7 +101,7 @@ help:
 	@echo "make slides a reveal.js deck of every lesson in decks/ (works offline)"
 	@echo "make student the student edition (code to write, self-checks) in notebooks/student/"
 	@echo "make time-lessons  run every lesson in live mode (MODE=full|fast too), time each"
-	@echo "MODE=live   with make lab: the lessons run in live mode (about a minute each)"
+	@echo "MODE=live   with make lab: copies of the lessons in live/ run in live mode (about a minute each)"
 	@echo "PY=3.13 (or 3.12) to use that Python, in .venv-3.13"
 	@echo "DEVICE=cpu:1 (or gpu:0) to train every lesson on that device"
 
@@ -158,16 +158,26 @@ data: env
 # Jupyter refuses to run as root unless told; containers and CI often are root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
+# The copies of the lessons that make lab serves in live and fast mode (git
+# ignores live/): see tools/live_copies.py and README, "Live mode".
+LIVE_DIR ?= live
+# MODE on the command line beats a BNLESSON_FAST inherited from the shell
+# (which would otherwise ask the kernels for two modes).
+MODE_ENV := $(DEVICE_ENV)$(if $(MODE),env -u BNLESSON_FAST BNLESSON_MODE=$(MODE) )
+
 # The committed notebooks were executed by this repository: sign them as
-# trusted, so their figures and tables show without a warning. Lab opens on
-# the first lesson. MODE on the command line beats a BNLESSON_FAST inherited
-# from the shell (which would otherwise ask the kernels for two modes).
+# trusted, so their figures and tables show without a warning. In full mode
+# Lab serves them; in live or fast mode (MODE=, or $BNLESSON_MODE) it serves
+# copies in $(LIVE_DIR)/, made once and kept (refreshed, the old copy kept,
+# when the lesson changes), so that autosave never writes a live run's
+# outputs over the committed ones. Lab opens on the first lesson.
 lab: setup
 	@$(BIN)/jupyter trust $(NOTEBOOKS) >/dev/null
-	@echo "Starting Jupyter Lab on lesson 01$(if $(MODE), in $(MODE) mode): open the" \
-		"http://127.0.0.1 URL it prints below. Ctrl-C twice stops it."
-	$(DEVICE_ENV)$(if $(MODE),env -u BNLESSON_FAST BNLESSON_MODE=$(MODE) )$(BIN)/jupyter lab --no-browser --ip=$(IP) --port=$(PORT) $(ROOT_FLAG) \
-		--ServerApp.root_dir=notebooks \
+	@root=$$($(MODE_ENV)$(BIN)/python tools/live_copies.py --copies $(LIVE_DIR) $(NOTEBOOKS)) || exit 1; \
+	echo "Starting Jupyter Lab on lesson 01$(if $(MODE), in $(MODE) mode) in $$root/: open" \
+		"the http://127.0.0.1 URL it prints below. Ctrl-C twice stops it."; \
+	set -x; exec $(MODE_ENV)$(BIN)/jupyter lab --no-browser --ip=$(IP) --port=$(PORT) $(ROOT_FLAG) \
+		--ServerApp.root_dir="$$root" \
 		--LabApp.default_url=/lab/tree/$(notdir $(firstword $(LESSONS)))
 
 # The slides test opens a deck in Debian's Chromium; like the data, it is

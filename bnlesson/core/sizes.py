@@ -50,7 +50,9 @@ SMALLER: dict[str, dict[str, dict[str, Any]]] = {
     },
     # ---- 03 ----
     "03": {
-        "live": {"num_epochs": 3, "num_steps": 15, "per_class": (200, 100)},
+        # live: 16 batches an epoch, enough for the 15 first steps and for batch
+        # norm to be well on its way after one epoch (lesson 03's prose)
+        "live": {"num_epochs": 3, "num_steps": 15, "per_class": (400, 100)},
         "fast": {
             "num_epochs": 1,
             "num_steps": 3,

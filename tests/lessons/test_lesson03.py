@@ -252,3 +252,20 @@ def test_first_steps_measures_what_a_plain_sgd_step_computes():
     trainer.step(64)
     for p, q in zip(net.collect_params().values(), probed.collect_params().values()):
         assert_allclose(q.data().asnumpy(), p.data().asnumpy(), rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("mode", ["live", "fast"])
+def test_the_first_steps_fit_in_one_pass_over_the_runs_data(monkeypatch, mode):
+    """first_steps stops at the end of the data: at every size, lesson 03's
+    training set has the num_steps batches its "median over" line counts."""
+    from runmode import clear_run_env, set_mode
+
+    from bnlesson.core.sizes import sizes
+
+    clear_run_env(monkeypatch)
+    set_mode(monkeypatch, mode)
+    *_, num_steps, _, per_class = sizes(
+        "03", num_epochs=5, num_steps=50, num_repeats=21, per_class=None
+    )
+    train_iter, _ = data.load_data_fashion_mnist(256, per_class=per_class)
+    assert len(train_iter) >= num_steps, (mode, len(train_iter), num_steps)

@@ -206,10 +206,31 @@ def _mode_of_a_kernel(port: int, token: str, runtime_dir) -> str:
     return "".join(printed).strip()
 
 
+def _autosave_goes_to_the_copy(port, token, copies):
+    """Save lesson 03 with a live output as Lab's autosave does (PUT
+    /api/contents); the committed lesson and git status stay as they were."""
+    lesson = NOTEBOOKS[2]
+    status = ["git", "status", "--porcelain", "--", "notebooks"]
+    before = lesson.read_bytes(), subprocess.check_output(status, cwd=ROOT)
+    url = f"http://127.0.0.1:{port}/api/contents/{lesson.name}?token={token}"
+    model = _get_json(url)
+    model["content"]["cells"][0]["outputs"] = [
+        {"output_type": "stream", "name": "stdout", "text": "a live run\n"}
+    ]
+    body = json.dumps({"type": "notebook", "format": "json",
+                       "content": model["content"]}).encode()  # fmt: skip
+    request = urllib.request.Request(url, data=body, method="PUT")
+    with urllib.request.urlopen(request, timeout=10) as r:
+        assert r.status == 200
+    assert "a live run" in (copies / lesson.name).read_text()
+    assert (lesson.read_bytes(), subprocess.check_output(status, cwd=ROOT)) == before
+
+
 @pytest.mark.slow
 def test_make_lab_serves_the_lessons(tmp_path):
     """Lab serves every lesson, opens on lesson 01 and shows them trusted;
-    with MODE=live its kernels run in live mode."""
+    with MODE=live its kernels run in live mode, on copies: what Lab saves
+    (autosave's PUT) goes to the copy, never to the committed lesson."""
     port, token = _free_port(), "bnlesson-test"
     # A signature database of its own: the test neither reads nor changes the
     # user's record of trusted notebooks.
@@ -218,7 +239,8 @@ def test_make_lab_serves_the_lessons(tmp_path):
     # make test sets BNLESSON_FAST=1; MODE on the command line wins over it.
     env["BNLESSON_FAST"] = "1"
     proc = subprocess.Popen(
-        ["make", "--no-print-directory", "lab", f"PORT={port}", "MODE=live"],
+        ["make", "--no-print-directory", "lab", f"PORT={port}", "MODE=live",
+         f"LIVE_DIR={tmp_path / 'live'}"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         start_new_session=True, text=True,
     )  # fmt: skip
@@ -232,7 +254,9 @@ def test_make_lab_serves_the_lessons(tmp_path):
                 break
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    output = proc.stdout.read()
+                    # make may still run: stop it, or reading its output hangs
+                    os.killpg(proc.pid, signal.SIGTERM)
+                    output = proc.communicate(timeout=30)[0]
                     raise AssertionError(f"Lab did not answer:\n{output}") from None
                 time.sleep(1)
         names = {item["name"] for item in listing["content"]}
@@ -254,6 +278,7 @@ def test_make_lab_serves_the_lessons(tmp_path):
                        if c["cell_type"] == "code"]  # fmt: skip
             assert trusted and all(trusted), f"{path.name} opens untrusted"
         assert _mode_of_a_kernel(port, token, tmp_path / "runtime") == "live"
+        _autosave_goes_to_the_copy(port, token, tmp_path / "live")
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:

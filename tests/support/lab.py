@@ -31,7 +31,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -139,7 +139,10 @@ def _stop(server: LabServer) -> None:
 
 @contextlib.contextmanager
 def lab_server(
-    root: Path, env: Mapping[str, str] | None = None, timeout: float = 60
+    root: Path,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 60,
+    args: Sequence[str] = (),
 ) -> Iterator[LabServer]:
     """Run ``jupyter server`` (with Lab) on `root` until the block ends.
 
@@ -152,6 +155,9 @@ def lab_server(
         kernels, e.g. ``{"BNLESSON_FAST": "1"}``.
     timeout
         Seconds to wait for the server to answer.
+    args
+        More options for ``jupyter server``, e.g.
+        ``["--LabApp.expose_app_in_browser=True"]`` (``window.jupyterapp``).
 
     Lab's settings, workspaces and runtime files go to a temporary folder, so
     a test neither reads nor changes the user's.
@@ -174,9 +180,14 @@ def lab_server(
         # no news or update checks from a test
         "--LabApp.news_url=", "--LabApp.check_for_updates_class="
         "jupyterlab.NeverCheckForUpdate",
+        *args,
     ]  # fmt: skip
     if os.geteuid() == 0:
         command.append("--allow-root")
+    # No "official Jupyter news?" toast over the page.
+    news = state / "settings" / "@jupyterlab" / "apputils-extension"
+    news.mkdir(parents=True)
+    (news / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
     log = state / "server.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
@@ -194,6 +205,8 @@ def lab_server(
 @contextlib.contextmanager
 def chrome(window: tuple[int, int] = WINDOW):
     """A headless Chromium driven by Selenium, closed when the block ends.
+
+    The page (the viewport) is `window` pixels, a slide's 1280x720 by default.
 
     The browser console is kept: ``driver.get_log("browser")`` lists what
     the page logged (errors, failed requests).
@@ -213,6 +226,11 @@ def chrome(window: tuple[int, int] = WINDOW):
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
     try:
+        # --window-size counts the window's frame: make the page itself `window`.
+        frame = driver.execute_script(
+            "return [outerWidth - innerWidth, outerHeight - innerHeight]"
+        )
+        driver.set_window_size(window[0] + frame[0], window[1] + frame[1])
         yield driver
     finally:
         driver.quit()

@@ -20,8 +20,8 @@ writing to its own log; watches them; and stops every one of them when a
 worker fails, on a timeout, or when the caller is interrupted (Ctrl-C in a
 notebook raises ``KeyboardInterrupt`` in :func:`run_cluster`).
 
-A failed worker leaves the others waiting for it forever (ps-lite has no
-timeout), so the launcher does not wait for them: the first worker that
+A failed worker leaves the others waiting for it (dist_sync waits for every
+worker, and by default nothing gives up), so the launcher does not wait for them: the first worker that
 exits with an error stops the whole cluster, and :class:`WorkerFailed` names
 it and shows the end of its log.
 """

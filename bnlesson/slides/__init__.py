@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -30,7 +31,7 @@ from typing import Sequence
 
 import jinja2
 import nbformat
-from nbconvert import SlidesExporter
+from nbconvert import HTMLExporter, SlidesExporter
 from traitlets.config import Config
 
 from bnlesson.slides import assets as slide_assets
@@ -43,20 +44,94 @@ REVEAL_URL = "reveal.js"
 
 # nbconvert's reveal page, minus its CDN scripts: reveal.js is loaded with a
 # plain <script> (it then defines the global `Reveal`, no require.js needed).
-TEMPLATE = """{%- extends 'reveal/index.html.j2' -%}
+# The right arrow (and a clicker's "next", which sends it or Page Down) walks
+# every slide in order (navigationMode "linear": sub-slides are not a side
+# branch a lecturer can miss). Each slide is fitted to 1280 x 720 when shown
+# (`fit`): figures grow to fill the height left under the headline, and what
+# is still too tall or too wide is shrunk (CSS zoom), never cut off. A link
+# `deck.slides.html#heading` opens the slide that holds the heading.
+TEMPLATE = r"""{%- extends 'reveal/index.html.j2' -%}
 {% block html_head_js %}{% endblock html_head_js %}
+{% block notebook_css %}
+{{ super() }}
+<style type="text/css">
+.reveal .slides section { padding: 0; }
+.reveal .jp-RenderedImage img { max-width: 100%; width: auto; height: auto; }
+.reveal pre, .reveal .jp-OutputArea-output pre { white-space: pre; word-break: normal; }
+.reveal .jp-RenderedHTMLCommon p { line-height: 1.3; }
+.reveal .jp-RenderedHTMLCommon h1 { font-size: 2.0em; }
+.reveal .jp-RenderedHTMLCommon h2 { font-size: 1.6em; }
+.reveal .jp-RenderedHTMLCommon h3 { font-size: 1.3em; }
+</style>
+{% endblock notebook_css %}
 {% block footer_js %}
 <script src="{{ resources.reveal.url_prefix }}/dist/reveal.js"></script>
 <script src="{{ resources.reveal.url_prefix }}/plugin/notes/notes.js"></script>
 <script>
+var SLIDE_W = {{ resources.reveal.width }}, SLIDE_H = {{ resources.reveal.height }};
+var MARGIN = 16, FIGURE_MAX = 0.9 * SLIDE_H;
+function tooTall(slide) { return slide.scrollHeight > SLIDE_H - MARGIN; }
+function widest(part) {  // the natural width of a cell's widest table or text
+  var width = part.scrollWidth;
+  Array.prototype.forEach.call(part.querySelectorAll("table, pre"), function (el) {
+    width = Math.max(width, el.scrollWidth + 2 * MARGIN);
+  });
+  return width;
+}
+function fit(slide) {
+  if (!slide || slide.offsetHeight === 0) { return; }
+  var images = Array.prototype.slice.call(
+    slide.querySelectorAll(".jp-RenderedImage img"));
+  var parts = Array.prototype.slice.call(slide.querySelectorAll(":scope > div"));
+  images.forEach(function (img) { img.style.height = ""; });
+  parts.forEach(function (el) { el.style.zoom = ""; });
+  var wide = parts.map(function (el) { return Math.min(1, SLIDE_W / widest(el)); });
+  parts.forEach(function (el, i) { el.style.zoom = wide[i]; });
+  if (images.length) {  // share the free height among the figures
+    images.forEach(function (img) { img.style.height = "0px"; });
+    var free = SLIDE_H - MARGIN - slide.scrollHeight;
+    var each = Math.min(FIGURE_MAX, Math.max(120, free / images.length));
+    images.forEach(function (img) {
+      if (!img.naturalWidth) {  // not decoded yet: fit again once it is
+        img.style.height = "";
+        img.addEventListener("load", function () { fit(slide); }, {once: true});
+        return;
+      }
+      var width = img.parentNode.clientWidth || SLIDE_W;  // no wider than the slide
+      var high = width * img.naturalHeight / img.naturalWidth;
+      img.style.height = Math.min(each, high) + "px";
+    });
+  }
+  for (var zoom = 0.95; tooTall(slide) && zoom >= 0.3; zoom -= 0.05) {
+    parts.forEach(function (el, i) { el.style.zoom = Math.min(zoom, wide[i]); });
+  }
+  Reveal.layout();
+}
+function openAnchor() {  // deck.slides.html#heading-id: Jupyter's anchors
+  var hash = window.location.hash.replace(/^#\\/?/, "");
+  var name = decodeURIComponent(hash).toLowerCase();
+  if (!name || /^[0-9\\/]+$/.test(name)) { return; }
+  var found = Array.prototype.find.call(document.querySelectorAll(".slides [id]"),
+    function (el) { return el.id.toLowerCase() === name; });
+  var slide = found && found.closest("section");
+  if (slide) { var at = Reveal.getIndices(slide); Reveal.slide(at.h, at.v); }
+}
 Reveal.initialize({
-  controls: true, progress: true, history: true, slideNumber: "c/t",
+  controls: true, progress: true, hash: true, slideNumber: "c/t",
+  navigationMode: "linear", center: true,
   transition: "{{ resources.reveal.transition }}", plugins: [RevealNotes],
-  width: {{ resources.reveal.width }}, height: {{ resources.reveal.height }}
-});
+  width: SLIDE_W, height: SLIDE_H
+}).then(function () { openAnchor(); fit(Reveal.getCurrentSlide()); });
 Reveal.on("slidechanged", function (event) {
-  if (window.MathJax) { MathJax.Hub.Rerender(event.currentSlide); }
+  fit(event.currentSlide);
+  if (window.MathJax && event.currentSlide.querySelector(".MathJax_CHTML")) {
+    MathJax.Hub.Queue(["Rerender", MathJax.Hub, event.currentSlide],
+                      [fit, event.currentSlide]);
+  }
 });
+if (window.MathJax) {
+  MathJax.Hub.Queue(function () { fit(Reveal.getCurrentSlide()); });
+}
 </script>
 {% endblock footer_js %}
 """
@@ -112,7 +187,7 @@ class DecksFailed(RuntimeError):
         self.failed = failed
 
 
-def load(notebook: Path) -> nbformat.NotebookNode:
+def load(notebook: Path, check_slides: bool = True) -> nbformat.NotebookNode:
     """Read `notebook` and check that it makes a deck (the file is only read).
 
     Raises
@@ -154,6 +229,17 @@ def load(notebook: Path) -> nbformat.NotebookNode:
         errors = [o for o in cell.get("outputs", []) if o.output_type == "error"]
         if errors:
             raise DeckError(_stored_error(notebook, cells, index, errors[0]))
+    mode = run_mode(nb)
+    if mode != "full":
+        raise DeckError(
+            f"{notebook}: its outputs are from a {mode} run (its set-up cell "
+            f"prints 'Smaller sizes for a {mode} run'), not from the full run "
+            "whose numbers its text quotes. Re-execute it in full mode (make "
+            "run), or restore its committed outputs (git checkout -- "
+            f"{notebook}), then build again."
+        )
+    if not check_slides:
+        return nb
     if all(
         c.metadata.slideshow.slide_type in ("skip", "notes")
         for c in slide_rules.mark(nb).cells
@@ -166,6 +252,27 @@ def load(notebook: Path) -> nbformat.NotebookNode:
             "cell's Slide Type to Slide (Jupyter Lab's property inspector)."
         )
     return nb
+
+
+#: What :func:`bnlesson.core.sizes.sizes` prints when a run is smaller than
+#: full (live or fast mode): "Smaller sizes for a live run: ...".
+SMALLER_RUN = re.compile(r"^Smaller sizes for an? (\w+) run:", re.M)
+
+
+def run_mode(nb: nbformat.NotebookNode) -> str:
+    """Return the run mode that produced `nb`'s stored outputs.
+
+    A live or fast run prints its smaller sizes, in the set-up cell, in one
+    line (:data:`SMALLER_RUN`); a full run prints none. A lesson whose sizes
+    do not depend on the mode (lessons 01 and 02) gives the same outputs in
+    every mode, and is full.
+    """
+    for cell in nb.cells:
+        for out in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            match = SMALLER_RUN.search(out.get("text", ""))
+            if match:
+                return match.group(1)
+    return "full"
 
 
 def _stored_error(notebook: Path, cells: list, index: int, error) -> str:
@@ -186,9 +293,72 @@ def _stored_error(notebook: Path, cells: list, index: int, error) -> str:
     )
 
 
+# A link to a lesson (NN_name.ipynb, with its #anchor) or to a solutions
+# notebook, in markdown: in decks/ the lesson is its deck and the solutions
+# are a page of their own (see :func:`solutions_page`).
+_SOLUTIONS_LINK = re.compile(
+    r"\]\(([\w./-]*?)(\d\d_[\w-]+_solutions)\.ipynb(#[^)\s]*)?\)"
+)
+_LESSON_LINK = re.compile(r"\]\(((?:\.\.?/)*)(\d\d_[\w-]+)\.ipynb(#[^)\s]*)?\)")
+
+
+def relink(source: str) -> str:
+    """Point markdown links to lessons and solutions at their pages in ``decks/``.
+
+    ``NN_name.ipynb#anchor`` becomes ``NN_name.slides.html#anchor`` (the deck
+    opens at the slide of that heading), ``solutions/NN_name_solutions.ipynb``
+    becomes ``solutions/NN_name_solutions.html``.
+    """
+    source = _SOLUTIONS_LINK.sub(lambda m: f"]({m[1]}{m[2]}.html{m[3] or ''})", source)
+    return _LESSON_LINK.sub(
+        lambda m: f"]({m[1]}{m[2]}.slides.html{m[3] or ''})", source
+    )
+
+
+#: nbconvert's page of a whole notebook, offline: no require.js or mermaid
+#: from a CDN, MathJax from the decks' own copy one folder up.
+PAGE_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
+{% block html_head_js %}{% endblock html_head_js %}
+{% block html_head_js_mermaidjs %}{% endblock html_head_js_mermaidjs %}
+"""
+
+
+def solutions_page(notebook: Path) -> str:
+    """Return the HTML page of a solutions notebook, for ``decks/solutions/``.
+
+    The worked solutions are read, not presented: one plain page with the
+    committed outputs, its links pointing at the decks (``../NN.slides.html``).
+    """
+    nb = load(notebook, check_slides=False)
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            cell.source = relink(cell.source)
+    config = Config()
+    config.HTMLExporter.mathjax_url = "../" + MATHJAX_URL
+    config.HTMLExporter.exclude_input_prompt = True
+    config.HTMLExporter.exclude_output_prompt = True
+    page = HTMLExporter(
+        config=config,
+        extra_loaders=[jinja2.DictLoader({"bnlesson_page.j2": PAGE_TEMPLATE})],
+        template_file="bnlesson_page.j2",
+    )
+    body, _ = page.from_notebook_node(
+        nb, resources={"metadata": {"name": notebook.stem}}
+    )
+    return body
+
+
+def _solutions_of(notebook: Path) -> Path:
+    return notebook.parent / "solutions" / f"{notebook.stem}_solutions.ipynb"
+
+
 def _html(nb: nbformat.NotebookNode, name: str) -> str:
+    marked = slide_rules.mark(nb)
+    for cell in marked.cells:
+        if cell.cell_type == "markdown":
+            cell.source = relink(cell.source)
     body, _ = exporter().from_notebook_node(
-        slide_rules.mark(nb), resources={"metadata": {"name": name}}
+        marked, resources={"metadata": {"name": name}}
     )
     return body
 
@@ -233,6 +403,18 @@ def _check_out(out: Path) -> None:
         ) from None
 
 
+def _write(target: Path, html: str) -> None:
+    """Write `html` to a temporary file next to `target`, then rename it."""
+    fd, tmp = tempfile.mkstemp(prefix=target.name + ".part-", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as part:
+            part.write(html)
+        os.chmod(tmp, 0o644)  # mkstemp's file is private; a deck is not
+        os.replace(tmp, target)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
 def build(notebooks: Sequence[Path], out: Path) -> list[Path]:
     """Write a deck for each notebook into `out`, with reveal.js and MathJax.
 
@@ -274,18 +456,42 @@ def build(notebooks: Sequence[Path], out: Path) -> list[Path]:
         except Exception as err:  # nbconvert's; the other decks still build
             failed.append(_unexpected(notebook, err))
             continue
-        fd, tmp = tempfile.mkstemp(prefix=target.name + ".part-", dir=out)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as part:
-                part.write(html)
-            os.chmod(tmp, 0o644)  # mkstemp's file is private; a deck is not
-            os.replace(tmp, target)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
+        _write(target, html)
         written.append(target)
+        solutions = _solutions_of(notebook)
+        if solutions.is_file():
+            try:
+                page = solutions_page(solutions)
+            except Exception as err:  # the deck stands; its link would not
+                failed.append(_unexpected(solutions, err))
+                continue
+            (out / "solutions").mkdir(exist_ok=True)
+            _write(out / "solutions" / f"{solutions.stem}.html", page)
     if failed:
         raise DecksFailed(written, failed)
     return written
+
+
+def write_marks(notebook: Path) -> int:
+    """Write the rules' ``slideshow.slide_type`` into each cell of `notebook`.
+
+    Only that metadata changes (sources, outputs and other metadata stay):
+    it is what jupyterlab-rise presents in Lab, the same slides as the deck.
+
+    Returns
+    -------
+    int
+        The number of cells whose mark changed (0: the file is not rewritten).
+    """
+    nb = nbformat.read(str(notebook), as_version=4)
+    changed = 0
+    for cell, kind in zip(nb.cells, slide_rules.slide_types(nb)):
+        if slide_rules.slide_type(cell) != kind:
+            cell.metadata["slideshow"] = {"slide_type": kind}
+            changed += 1
+    if changed:
+        nbformat.write(nb, str(notebook))
+    return changed
 
 
 def lessons() -> list[Path]:
@@ -298,11 +504,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bnlesson.slides")
     parser.add_argument("notebooks", nargs="*", type=Path, help="default: all")
     parser.add_argument("--out", type=Path, default=Path("decks"))
+    parser.add_argument(
+        "--mark",
+        action="store_true",
+        help="write the slide rules' Slide Type into the notebooks (for RISE) "
+        "instead of building decks",
+    )
     args = parser.parse_args(argv)
     missing = [str(p) for p in args.notebooks if not p.is_file()]
     if missing:
         parser.error(f"no such notebook: {', '.join(missing)}")
     notebooks = args.notebooks or lessons()
+    if args.mark:
+        for notebook in notebooks:
+            print(f"{notebook}: {write_marks(notebook)} cells marked anew")
+        return 0
     if not notebooks:
         parser.error(
             f"nothing to build: {NOTEBOOKS} has no lessons (NN_*.ipynb). Name "

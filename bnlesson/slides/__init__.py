@@ -108,9 +108,9 @@ function fit(slide) {
   Reveal.layout();
 }
 function openAnchor() {  // deck.slides.html#heading-id: Jupyter's anchors
-  var hash = window.location.hash.replace(/^#\\/?/, "");
+  var hash = window.location.hash.replace(/^#\/?/, "");
   var name = decodeURIComponent(hash).toLowerCase();
-  if (!name || /^[0-9\\/]+$/.test(name)) { return; }
+  if (!name || /^[0-9\/]+$/.test(name)) { return; }
   var found = Array.prototype.find.call(document.querySelectorAll(".slides [id]"),
     function (el) { return el.id.toLowerCase() === name; });
   var slide = found && found.closest("section");

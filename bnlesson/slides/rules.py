@@ -263,7 +263,7 @@ def _lead(paragraph: str, most: int = LEAD_CHARS) -> tuple[str, str]:
     A list is not a lead; a link counts by its text, not its address.
     """
     text = " ".join(paragraph.split())
-    match = re.match(r"(.{20,}?[.!?])(\s+|$)(?=[A-Z*(`$\[]|$)", text)
+    match = re.match(r"(.{8,}?[.!?])(\s+|$)(?=[A-Z*(`$\[]|$)", text)
     if (
         not match
         or re.match(r"([*+-]|\d+\.) ", text)

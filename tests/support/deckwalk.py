@@ -64,10 +64,12 @@ def chrome():
     return driver
 
 
-# In the page: the current slide's visible elements that stick out of the
-# window, and the indices of the figures it shows (among the deck's images).
+# In the page, once MathJax has typeset the slide (and the deck has fitted
+# it): the current slide's visible elements that stick out of the window,
+# and the indices of the figures it shows (among the deck's images).
 _STATE = r"""
-const tol = arguments[0];
+const tol = arguments[0], done = arguments[arguments.length - 1];
+function state() {
 const slide = Reveal.getCurrentSlide();
 const all = Array.from(document.querySelectorAll('.slides img'));
 const W = window.innerWidth, H = window.innerHeight;
@@ -96,12 +98,9 @@ const at = Reveal.getIndices();
 return {at: at.h + '/' + at.v + '/' + (at.f === undefined ? '' : at.f),
         outside: outside.slice(0, 5), shown: shown, titleOnly: titleOnly,
         last: Reveal.isLastSlide() && !Reveal.availableFragments().next};
-"""
-# Wait for MathJax (it typesets, then the deck fits the slide), then answer.
-_SETTLED = """
-const done = arguments[arguments.length - 1];
-if (window.MathJax && MathJax.Hub) { MathJax.Hub.Queue(() => setTimeout(done, 30)); }
-else { setTimeout(done, 30); }
+}
+const answer = () => setTimeout(() => done(state()), 10);
+if (window.MathJax && MathJax.Hub) { MathJax.Hub.Queue(answer); } else { answer(); }
 """
 
 
@@ -117,6 +116,8 @@ class Walk:
     notes: int = 0
     failed: list = field(default_factory=list)  # the console's errors
     figure_slide: str | None = None
+    math: int = 0  # formulas typeset by MathJax
+    math_errors: int = 0  # MathJax's "Math Processing Error"s
 
 
 def walk(driver, deck: Path, shots: Path | None = None) -> Walk:
@@ -144,8 +145,7 @@ def walk(driver, deck: Path, shots: Path | None = None) -> Walk:
     body = driver.find_element(By.TAG_NAME, "body")
     previous = None
     for _ in range(MAX_STEPS):
-        driver.execute_async_script(_SETTLED)
-        state = driver.execute_script(_STATE, TOLERANCE)
+        state = driver.execute_async_script(_STATE, TOLERANCE)
         if state["at"] == previous:  # the arrow led nowhere: the end
             break
         previous = state["at"]
@@ -162,6 +162,11 @@ def walk(driver, deck: Path, shots: Path | None = None) -> Walk:
         if state["last"]:
             break
         body.send_keys(Keys.ARROW_RIGHT)
+    result.math, result.math_errors = driver.execute_script(
+        "return [document.querySelectorAll('.slides .MathJax_CHTML').length,"
+        " document.querySelectorAll('.slides .MathJax_Error, "
+        '.slides [title="Math Processing Error"]\').length]'
+    )
     result.failed = [
         entry["message"]
         for entry in driver.get_log("browser")

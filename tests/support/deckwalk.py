@@ -175,33 +175,38 @@ def walk(driver, deck: Path, shots: Path | None = None) -> Walk:
     return result
 
 
-def speaker_view(driver, deck: Path, shot: Path) -> bool:
-    """Press S on `deck`'s first slide with notes; screenshot the speaker view."""
-    from selenium.webdriver.common.by import By
+def notes_view(driver, deck: Path, shot: Path) -> None:
+    """Screenshot `deck`'s first slide with notes, its notes shown beside it.
 
+    reveal's ``showNotes`` puts the speaker notes on the slide itself: the
+    speaker view that S opens is a second window, which headless Chromium
+    opens but does not render for WebDriver.
+    """
     driver.get(deck.resolve().as_uri())
     driver.execute_script(
+        "Reveal.configure({showNotes: true});"
         "const a = document.querySelector('aside.notes');"
         "if (a) { const at = Reveal.getIndices(a.closest('section'));"
         "Reveal.slide(at.h, at.v); }"
     )
-    main = driver.current_window_handle
+    driver.execute_async_script(
+        "const done = arguments[0]; MathJax.Hub.Queue(() => setTimeout(done, 200));"
+    )
+    driver.save_screenshot(str(shot))
+
+
+def speaker_window_opens(driver, deck: Path) -> bool:
+    """Press S on `deck`: True if the speaker view's window opened."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get(deck.resolve().as_uri())
+    before = len(driver.window_handles)
     driver.find_element(By.TAG_NAME, "body").send_keys("s")
     try:
-        from selenium.webdriver.support.ui import WebDriverWait
-
-        WebDriverWait(driver, 5).until(lambda d: len(d.window_handles) > 1)
-    except Exception:  # no popup: headless Chromium may refuse it
+        WebDriverWait(driver, 5).until(lambda d: len(d.window_handles) > before)
+    except Exception:  # selenium's TimeoutException: no window
         return False
-    other = next(h for h in driver.window_handles if h != main)
-    driver.switch_to.window(other)
-    driver.set_window_size(1600, 900)
-    import time
-
-    time.sleep(1.5)  # the speaker view loads the deck twice (current, next)
-    driver.save_screenshot(str(shot))
-    driver.close()
-    driver.switch_to.window(main)
     return True
 
 
@@ -232,7 +237,10 @@ def main(argv=None) -> int:
                 f"{w.notes} | {len(w.failed)} |"
             )
             if args.shots:
-                speaker_view(driver, deck, args.shots / f"{deck.stem}.notes.png")
+                notes_view(driver, deck, args.shots / f"{deck.stem}.notes.png")
+        last = sorted(args.decks.glob("*.slides.html"))[-1]
+        opens = speaker_window_opens(driver, last)
+        print(f"S opens the speaker view ({last.name}): {opens}")
     finally:
         driver.quit()
     return 0

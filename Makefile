@@ -89,7 +89,7 @@ override BNLESSON_DATA := $(CURDIR)/$(BNLESSON_DATA)
 export BNLESSON_DATA
 endif
 
-.PHONY: lab test unit lesson run data env setup lint bench slides browser time-lessons clean help
+.PHONY: lab test unit lesson run data env setup lint bench slides browser time-lessons student clean help
 
 help:
 	@echo "make lab    start Jupyter Lab on notebooks/ (sets everything up first)"
@@ -99,6 +99,7 @@ help:
 	@echo "make run    re-execute every notebook and solution in place, full mode"
 	@echo "make bench  the batch-norm cost benchmark"
 	@echo "make slides a reveal.js deck of every lesson in decks/ (works offline)"
+	@echo "make student the student edition (code to write, self-checks) in notebooks/student/"
 	@echo "make time-lessons  run every lesson in live mode (MODE=full|fast too), time each"
 	@echo "MODE=live   with make lab: the lessons run in live mode (about a minute each)"
 	@echo "PY=3.13 (or 3.12) to use that Python, in .venv-3.13"
@@ -222,6 +223,20 @@ bench: setup
 # worked solutions as plain pages in decks/solutions/.
 slides: setup
 	$(BIN)/python -m bnlesson.slides --out decks $(LESSONS)
+
+# The student edition (README, "For a course"): nbgrader, configured by
+# nbgrader_config.py, blanks the solutions of every lesson that has one and
+# clears the outputs, into notebooks/student/ (not committed; make lab
+# serves it). course/source/student/ holds the copies it starts from, and
+# course/gradebook.db what nbgrader knows of the course (a new one needs the
+# venv's alembic on the PATH).
+EXERCISES = $(shell grep -l "### BEGIN SOLUTION" $(LESSONS))
+student: env
+	@rm -rf course/source/student && mkdir -p course/source/student
+	@cp $(EXERCISES) course/source/student/
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/nbgrader generate_assignment student --force \
+		--log-level=WARN
+	@echo "The student edition: $(patsubst notebooks/%,notebooks/student/%,$(EXERCISES))"
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

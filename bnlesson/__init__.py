@@ -13,6 +13,9 @@ The folders are the layers; each builds only on the ones listed before it
 ``lessonNN``      the code lesson NN shows, in ``lessonNN.py`` or, for a
                   lesson with several modules, ``lessonNN/``; a lesson builds
                   on earlier lessons only
+``check/``        the self-checks of the code a student writes in the
+                  lessons (``check.batch_norm(batch_norm)``), built on
+                  the lessons they check
 ``experiments/``  grids of runs and the benchmark, built on the lessons
 ``slides/``       the reveal.js decks (a lecturer's tool)
 ``env/``          making MXNet 1.9.1 install and run on today's Pythons

@@ -159,6 +159,33 @@ SMALLER: dict[str, dict[str, dict[str, Any]]] = {
         "live": {"per_class": (1000, 300)},
         "fast": {"num_steps": 100, "every": 50, "per_class": FAST_DATA},
     },
+    # ---- 10 ----
+    "10": {
+        "live": {"num_epochs": 1, "per_class": (500, 100), "repeat": 5},
+        "fast": {"num_epochs": 1, "per_class": (64, 30), "repeat": 2},
+    },
+    # ---- 10 solutions ----
+    "10 solutions": {
+        "live": {},
+        "fast": {"per_class": (64, 30)},
+    },
+    # ---- 11 ----
+    "11": {
+        "live": {
+            "per_class": (120, 100),
+            "num_examples": 1_200,
+            "batch_sizes": [64, 16, 2],
+            "seeds": [0, 1],
+            "num_images": 200,
+        },
+        "fast": {
+            "per_class": FAST_DATA,
+            "num_examples": 64,
+            "batch_sizes": [16, 2],
+            "seeds": [0, 1],
+            "num_images": 20,
+        },
+    },
 }
 
 

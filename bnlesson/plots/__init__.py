@@ -14,6 +14,10 @@ dicts, or objects with list attributes (a training run's ``loss``,
 :mod:`.bench`              the benchmark's report as bars
 :mod:`.cost`               lesson 04: cost per epoch beside test accuracy
 :mod:`.steps`              lesson 03's gradient norms and saturated sigmoids
+:mod:`.batchstats`         lesson 01's sliders: one example moved, the batch
+                           size against the noise, the momentum against the lag
+:mod:`.sliders`            a figure under a slider (static when saved, live
+                           in a kernel)
 =========================  ==================================================
 
 The live plot that training draws is :mod:`bnlesson.training.live`; lesson
@@ -21,16 +25,19 @@ The live plot that training draws is :mod:`bnlesson.training.live`; lesson
 here (``from bnlesson.plots import plot_curves``), not from their modules.
 """
 
+from .batchstats import batch_noise_slider, coupling_slider, momentum_slider
 from .bench import plot_bench
 from .cost import plot_cost
 from .curves import FIGSIZE, FMTS, METRICS, plot_curves, plot_gamma_beta, show_images
 from .figure1 import STYLES, plot_paper_figure1
 from .percentiles import plot_percentiles
+from .sliders import SliderFigure
 from .steps import plot_first_steps
 from .tables import plot_bars, plot_sweep
 
 __all__ = [
-    "FIGSIZE", "FMTS", "METRICS", "STYLES", "plot_bars", "plot_bench", "plot_cost",
+    "FIGSIZE", "FMTS", "METRICS", "STYLES", "SliderFigure", "batch_noise_slider",
+    "coupling_slider", "momentum_slider", "plot_bars", "plot_bench", "plot_cost",
     "plot_curves", "plot_first_steps", "plot_gamma_beta", "plot_paper_figure1",
     "plot_percentiles", "plot_sweep", "show_images",
 ]  # fmt: skip

@@ -29,13 +29,14 @@ MAY_IMPORT = {
     "data": {"core"},
     "training": {"core", "data"},
     "lesson": {"core", "plots", "data", "training"},
+    "check": {"core", "lesson"},
     "experiments": {"core", "plots", "data", "training", "lesson"},
     "slides": {"core"},
     "env": {"core", "data"},
 }
 #: Packages whose public names are imported from the package itself
 #: (``from bnlesson.data import Batches``); their modules are their inside.
-FACADES = {"bnlesson.data", "bnlesson.plots"}
+FACADES = {"bnlesson.data", "bnlesson.plots", "bnlesson.check"}
 
 
 def module_name(path: Path) -> str:
@@ -197,7 +198,7 @@ def test_the_students_namespace_lists_lessons_not_tools():
     listed = set(dir(bnlesson))
     lessons = {p.stem for p in PACKAGE.glob("lesson[0-9][0-9]*")}
     assert lessons <= listed
-    assert {"core", "data", "training", "plots"} <= listed
+    assert {"core", "data", "training", "plots", "check"} <= listed
     assert not listed & {"experiments", "slides", "env"}
     assert bnlesson.env.compat.__name__ == "bnlesson.env.compat"  # still importable
 

@@ -14,10 +14,11 @@ EXECUTED = NOTEBOOKS + SOLUTIONS
 #: that produced its outputs.
 NOTEBOOK_METADATA = {"kernelspec", "language_info"}
 #: A cell's: nbval's tags and their reasons, the slides' choices, Jupyter's
-#: own display state (a collapsed or hidden cell, a scrolled output).
+#: own display state (a collapsed or hidden cell, a scrolled output), and
+#: nbgrader's marks of a written piece and its self-check (make student).
 CELL_METADATA = {
     "tags", "bnlesson", "slideshow", "jupyter", "collapsed", "scrolled",
-    "editable", "deletable", "name",
+    "editable", "deletable", "name", "nbgrader",
 }  # fmt: skip
 #: What nbclient writes into a cell executed by `jupyter nbconvert --execute`.
 TIMESTAMPS = {

@@ -5,6 +5,7 @@ import base64
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
+from bnlesson.slides import paging as slide_paging
 from bnlesson.slides import rules as slide_rules
 
 # A 1 x 1 PNG: a figure output.
@@ -72,7 +73,7 @@ def test_the_rules_give_one_slide_type_per_cell():
 
 
 def test_a_stored_mark_wins_in_the_deck():
-    marked = slide_rules.mark(_notebook()).cells
+    marked = slide_paging.mark(_notebook()).cells
     stored = [c for c in marked if c.source == "import os"]
     assert [c.metadata.slideshow.slide_type for c in stored] == ["slide"]
 
@@ -80,7 +81,7 @@ def test_a_stored_mark_wins_in_the_deck():
 def _deck(*cells):
     """The deck's cells (type, source) after a set-up cell, which is skipped."""
     setup = new_code_cell("import bnlesson")
-    marked = slide_rules.mark(new_notebook(cells=[setup, *cells])).cells
+    marked = slide_paging.mark(new_notebook(cells=[setup, *cells])).cells
     return [(c.metadata.slideshow.slide_type, c.source) for c in marked[1:]]
 
 
@@ -139,12 +140,12 @@ def test_a_widget_shows_its_static_figure_not_its_text():
             new_code_cell("slider()", outputs=[widget, _figure(300)]),
         ]
     )
-    cell = slide_rules.mark(nb).cells[-1]
+    cell = slide_paging.mark(nb).cells[-1]
     assert [list(o.data) for o in cell.outputs] == [["image/png", "text/plain"]]
 
 
 def test_a_log_tagged_for_nbval_keeps_its_last_lines():
-    marked = slide_rules.mark(_notebook()).cells
+    marked = slide_paging.mark(_notebook()).cells
     tagged = next(c for c in marked if c.source == "train()")
     untagged = next(c for c in marked if c.source == "report()")
     assert tagged.outputs[0].text.splitlines() == [

@@ -19,7 +19,8 @@ from runmode import clear_run_env, set_mode
 from bnlesson import slides
 from bnlesson.core.sizes import SMALLER, sizes
 from bnlesson.slides import assets as slide_assets
-from bnlesson.slides import rules as slide_rules
+from bnlesson.slides import page as slide_page
+from bnlesson.slides import paging as slide_paging
 
 from nbutil import NOTEBOOKS
 
@@ -147,7 +148,7 @@ def test_deck_is_a_lecture_of_the_lesson(built, path):
     assert headings <= page.leaves <= min(MAX_SLIDES, len(nb.cells))
     kept = [
         c
-        for c in slide_rules.mark(nb).cells
+        for c in slide_paging.mark(nb).cells
         if c.metadata.slideshow.slide_type != "skip"
     ]
     shown = [png for c in kept if c.cell_type == "code" for png in c.outputs]
@@ -397,7 +398,7 @@ def test_links_to_lessons_and_solutions_point_into_decks():
         "[back](../01_batch_norm_function.ipynb#exercises), "
         "[source](https://example.org/slides/3_7/batch-norm.ipynb)"
     )
-    assert slides.relink(text) == (
+    assert slide_page.relink(text) == (
         "[next](02_batchnorm_block.slides.html), "
         "[there](06_design_choices.slides.html#bias), "
         "[hints](solutions/01_batch_norm_function_solutions.html), "

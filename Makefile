@@ -180,14 +180,15 @@ lab: setup
 		--ServerApp.root_dir="$$root" \
 		--LabApp.default_url=/lab/tree/$(notdir $(firstword $(LESSONS)))
 
-# The slides test opens a deck in Debian's Chromium; like the data, it is
-# installed only as root with apt (CI), otherwise that test says why it skips.
+# The slides test walks every deck in Debian's Chromium through its
+# chromedriver (Selenium); like the data, both are installed only as root
+# with apt (CI), otherwise that test says why it skips.
 browser:
-	@if ! command -v chromium >/dev/null && [ "$$(id -u)" = 0 ] \
-		&& command -v apt-get >/dev/null; then \
-		echo "Installing Debian's chromium (for the slides test)"; \
-		{ apt-cache show chromium >/dev/null 2>&1 || apt-get update -qq; } \
-		&& apt-get install -y -qq chromium >/dev/null \
+	@if { ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; } \
+		&& [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing Debian's chromium and chromium-driver (for the slides test)"; \
+		{ apt-cache show chromium-driver >/dev/null 2>&1 || apt-get update -qq; } \
+		&& apt-get install -y -qq chromium chromium-driver >/dev/null \
 		|| echo "apt-get failed; the slides test will skip its browser check"; \
 	fi
 
@@ -226,8 +227,10 @@ lint: env
 bench: setup
 	$(BIN)/python -m bnlesson.experiments.bench
 
-# From the committed outputs, never executed; reveal.js and MathJax are
-# downloaded once (verified) into ~/.cache/bnlesson and copied into decks/.
+# From the committed outputs, never executed (a lesson whose outputs come
+# from a live or fast run is refused); reveal.js and MathJax are downloaded
+# once (verified) into ~/.cache/bnlesson and copied into decks/, with the
+# worked solutions as plain pages in decks/solutions/.
 slides: setup
 	$(BIN)/python -m bnlesson.slides --out decks $(LESSONS)
 

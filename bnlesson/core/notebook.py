@@ -1,8 +1,9 @@
 """What every lesson does first, and how it prints numbers.
 
 Printed outputs are compared by nbval, so they must read the same on every
-run: figures are PNG (nbval does not compare images, but it does compare
-SVG text, which embeds ids and dates) and numbers are rounded.
+run: figures are PNG, at twice the pixels (nbval does not compare images,
+but it does compare SVG text, which embeds ids and dates) and numbers are
+rounded.
 """
 
 from __future__ import annotations
@@ -25,12 +26,19 @@ def setup(seed: int = 0) -> None:
 
 
 def use_png() -> None:
-    """Show inline figures as PNG (d2l's helpers switch to SVG; this undoes it)."""
+    """Show inline figures as sharp PNG (d2l's helpers switch to SVG).
+
+    matplotlib-inline's ``"retina"`` format: a PNG drawn at 2x the figure's
+    dpi, displayed at its usual size (the output's metadata holds that
+    size), so that a figure stays sharp when a deck or a projector enlarges
+    it. PNG, not SVG: nbval does not compare images, but it would compare
+    SVG text, which embeds ids that change from run to run.
+    """
     try:
         from matplotlib_inline import backend_inline
     except ImportError:  # pragma: no cover - matplotlib-inline ships with ipykernel
         return
-    backend_inline.set_matplotlib_formats("png")
+    backend_inline.set_matplotlib_formats("retina")
 
 
 def rounded(x, decimals: int = 3) -> onp.ndarray:

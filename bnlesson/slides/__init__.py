@@ -23,64 +23,21 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import tempfile
 from pathlib import Path
 from typing import Sequence
 
-import jinja2
 import nbformat
-from nbconvert import SlidesExporter
-from traitlets.config import Config
 
 from bnlesson.slides import assets as slide_assets
+from bnlesson.slides import page as slide_page
+from bnlesson.slides import paging as slide_paging
 from bnlesson.slides import rules as slide_rules
 
 #: The lessons' folder, next to this package.
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
-MATHJAX_URL = "mathjax/MathJax.js?config=TeX-AMS_CHTML-full,Safe"
-REVEAL_URL = "reveal.js"
-
-# nbconvert's reveal page, minus its CDN scripts: reveal.js is loaded with a
-# plain <script> (it then defines the global `Reveal`, no require.js needed).
-TEMPLATE = """{%- extends 'reveal/index.html.j2' -%}
-{% block html_head_js %}{% endblock html_head_js %}
-{% block footer_js %}
-<script src="{{ resources.reveal.url_prefix }}/dist/reveal.js"></script>
-<script src="{{ resources.reveal.url_prefix }}/plugin/notes/notes.js"></script>
-<script>
-Reveal.initialize({
-  controls: true, progress: true, history: true, slideNumber: "c/t",
-  transition: "{{ resources.reveal.transition }}", plugins: [RevealNotes],
-  width: {{ resources.reveal.width }}, height: {{ resources.reveal.height }}
-});
-Reveal.on("slidechanged", function (event) {
-  if (window.MathJax) { MathJax.Hub.Rerender(event.currentSlide); }
-});
-</script>
-{% endblock footer_js %}
-"""
-
-
-def exporter() -> SlidesExporter:
-    """Return nbconvert's slides exporter, set up for offline decks."""
-    config = Config()
-    config.SlidesExporter.reveal_url_prefix = REVEAL_URL
-    config.SlidesExporter.reveal_theme = "white"
-    config.SlidesExporter.reveal_width = "1280"
-    config.SlidesExporter.reveal_height = "720"
-    config.SlidesExporter.mathjax_url = MATHJAX_URL
-    config.SlidesExporter.exclude_input_prompt = True
-    config.SlidesExporter.exclude_output_prompt = True
-    config.TagRemovePreprocessor.enabled = True
-    config.TagRemovePreprocessor.remove_input_tags = {slide_rules.HIDE_INPUT_TAG}
-    return SlidesExporter(
-        config=config,
-        extra_loaders=[jinja2.DictLoader({"bnlesson_slides.j2": TEMPLATE})],
-        template_file="bnlesson_slides.j2",
-    )
-
-
 #: nbval's tag for a cell whose error is intended: its traceback is shown.
 RAISES_TAG = "raises-exception"
 #: It and nbval's other spelling of it.
@@ -112,7 +69,7 @@ class DecksFailed(RuntimeError):
         self.failed = failed
 
 
-def load(notebook: Path) -> nbformat.NotebookNode:
+def load(notebook: Path, check_slides: bool = True) -> nbformat.NotebookNode:
     """Read `notebook` and check that it makes a deck (the file is only read).
 
     Raises
@@ -154,9 +111,20 @@ def load(notebook: Path) -> nbformat.NotebookNode:
         errors = [o for o in cell.get("outputs", []) if o.output_type == "error"]
         if errors:
             raise DeckError(_stored_error(notebook, cells, index, errors[0]))
+    mode = run_mode(nb)
+    if mode != "full":
+        raise DeckError(
+            f"{notebook}: its outputs are from a {mode} run (its set-up cell "
+            f"prints 'Smaller sizes for a {mode} run'), not from the full run "
+            "whose numbers its text quotes. Re-execute it in full mode (make "
+            "run), or restore its committed outputs (git checkout -- "
+            f"{notebook}), then build again."
+        )
+    if not check_slides:
+        return nb
     if all(
         c.metadata.slideshow.slide_type in ("skip", "notes")
-        for c in slide_rules.mark(nb).cells
+        for c in slide_paging.mark(nb).cells
     ):
         raise DeckError(
             f"{notebook}: none of its cells ({len(cells)}) would be on a slide "
@@ -166,6 +134,27 @@ def load(notebook: Path) -> nbformat.NotebookNode:
             "cell's Slide Type to Slide (Jupyter Lab's property inspector)."
         )
     return nb
+
+
+#: What :func:`bnlesson.core.sizes.sizes` prints when a run is smaller than
+#: full (live or fast mode): "Smaller sizes for a live run: ...".
+SMALLER_RUN = re.compile(r"^Smaller sizes for an? (\w+) run:", re.M)
+
+
+def run_mode(nb: nbformat.NotebookNode) -> str:
+    """Return the run mode that produced `nb`'s stored outputs.
+
+    A live or fast run prints its smaller sizes, in the set-up cell, in one
+    line (:data:`SMALLER_RUN`); a full run prints none. A lesson whose sizes
+    do not depend on the mode (lessons 01 and 02) gives the same outputs in
+    every mode, and is full.
+    """
+    for cell in nb.cells:
+        for out in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            match = SMALLER_RUN.search(out.get("text", ""))
+            if match:
+                return match.group(1)
+    return "full"
 
 
 def _stored_error(notebook: Path, cells: list, index: int, error) -> str:
@@ -186,9 +175,34 @@ def _stored_error(notebook: Path, cells: list, index: int, error) -> str:
     )
 
 
+def solutions_page(notebook: Path) -> str:
+    """Return the HTML page of a solutions notebook, for ``decks/solutions/``.
+
+    The worked solutions are read, not presented: one plain page with the
+    committed outputs, its links pointing at the decks (``../NN.slides.html``).
+    """
+    nb = load(notebook, check_slides=False)
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            cell.source = slide_page.relink(cell.source)
+    page = slide_page.page_exporter()
+    body, _ = page.from_notebook_node(
+        nb, resources={"metadata": {"name": notebook.stem}}
+    )
+    return body
+
+
+def _solutions_of(notebook: Path) -> Path:
+    return notebook.parent / "solutions" / f"{notebook.stem}_solutions.ipynb"
+
+
 def _html(nb: nbformat.NotebookNode, name: str) -> str:
-    body, _ = exporter().from_notebook_node(
-        slide_rules.mark(nb), resources={"metadata": {"name": name}}
+    marked = slide_paging.mark(nb)
+    for cell in marked.cells:
+        if cell.cell_type == "markdown":
+            cell.source = slide_page.relink(cell.source)
+    body, _ = slide_page.exporter().from_notebook_node(
+        marked, resources={"metadata": {"name": name}}
     )
     return body
 
@@ -233,6 +247,18 @@ def _check_out(out: Path) -> None:
         ) from None
 
 
+def _write(target: Path, html: str) -> None:
+    """Write `html` to a temporary file next to `target`, then rename it."""
+    fd, tmp = tempfile.mkstemp(prefix=target.name + ".part-", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as part:
+            part.write(html)
+        os.chmod(tmp, 0o644)  # mkstemp's file is private; a deck is not
+        os.replace(tmp, target)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
 def build(notebooks: Sequence[Path], out: Path) -> list[Path]:
     """Write a deck for each notebook into `out`, with reveal.js and MathJax.
 
@@ -274,18 +300,42 @@ def build(notebooks: Sequence[Path], out: Path) -> list[Path]:
         except Exception as err:  # nbconvert's; the other decks still build
             failed.append(_unexpected(notebook, err))
             continue
-        fd, tmp = tempfile.mkstemp(prefix=target.name + ".part-", dir=out)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as part:
-                part.write(html)
-            os.chmod(tmp, 0o644)  # mkstemp's file is private; a deck is not
-            os.replace(tmp, target)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
+        _write(target, html)
         written.append(target)
+        solutions = _solutions_of(notebook)
+        if solutions.is_file():
+            try:
+                page = solutions_page(solutions)
+            except Exception as err:  # the deck stands; its link would not
+                failed.append(_unexpected(solutions, err))
+                continue
+            (out / "solutions").mkdir(exist_ok=True)
+            _write(out / "solutions" / f"{solutions.stem}.html", page)
     if failed:
         raise DecksFailed(written, failed)
     return written
+
+
+def write_marks(notebook: Path) -> int:
+    """Write the rules' ``slideshow.slide_type`` into each cell of `notebook`.
+
+    Only that metadata changes (sources, outputs and other metadata stay):
+    it is what jupyterlab-rise presents in Lab, the same slides as the deck.
+
+    Returns
+    -------
+    int
+        The number of cells whose mark changed (0: the file is not rewritten).
+    """
+    nb = nbformat.read(str(notebook), as_version=4)
+    changed = 0
+    for cell, kind in zip(nb.cells, slide_rules.slide_types(nb)):
+        if slide_rules.slide_type(cell) != kind:
+            cell.metadata["slideshow"] = {"slide_type": kind}
+            changed += 1
+    if changed:
+        nbformat.write(nb, str(notebook))
+    return changed
 
 
 def lessons() -> list[Path]:
@@ -298,11 +348,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bnlesson.slides")
     parser.add_argument("notebooks", nargs="*", type=Path, help="default: all")
     parser.add_argument("--out", type=Path, default=Path("decks"))
+    parser.add_argument(
+        "--mark",
+        action="store_true",
+        help="write the slide rules' Slide Type into the notebooks (for RISE) "
+        "instead of building decks",
+    )
     args = parser.parse_args(argv)
     missing = [str(p) for p in args.notebooks if not p.is_file()]
     if missing:
         parser.error(f"no such notebook: {', '.join(missing)}")
     notebooks = args.notebooks or lessons()
+    if args.mark:
+        for notebook in notebooks:
+            print(f"{notebook}: {write_marks(notebook)} cells marked anew")
+        return 0
     if not notebooks:
         parser.error(
             f"nothing to build: {NOTEBOOKS} has no lessons (NN_*.ipynb). Name "

@@ -53,6 +53,7 @@ PACKAGES = (
         (
             "MathJax.js",
             "config/TeX-AMS_CHTML-full.js",
+            "config/Safe.js",  # the decks' MathJax URL asks for it
             "extensions",
             "jax/input/TeX",
             "jax/element",
@@ -166,7 +167,11 @@ def _extract(tarball: Path, package: Package, dest: Path) -> None:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(tar.extractfile(member).read())
                 sizes[name] = member.size
-            manifest = {"integrity": package.integrity, "files": sizes}
+            manifest = {
+                "integrity": package.integrity,
+                "wanted": list(package.files),  # a longer list installs anew
+                "files": sizes,
+            }
             (tmp / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
             tmp.chmod(0o755)  # mkdtemp's folder is private; the decks are not
             _put_in_place(tmp, package, dest)
@@ -209,7 +214,10 @@ def _installed(package: Package, dest: Path) -> bool:
     """True if `dest` holds the pinned release's listed files, complete."""
     try:
         manifest = json.loads((dest / MANIFEST).read_text(encoding="utf-8"))
-        return manifest["integrity"] == package.integrity and all(
+        return (
+            manifest["integrity"] == package.integrity
+            and manifest.get("wanted") == list(package.files)
+        ) and all(
             (dest / name).stat().st_size == size
             for name, size in manifest["files"].items()
         )

@@ -5,26 +5,26 @@ import hashlib
 import io
 import os
 import re
-import shutil
-import subprocess
 import tarfile
 import threading
 from html.parser import HTMLParser
 from pathlib import Path
 
+import deckwalk
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
-from PIL import Image
+from runmode import clear_run_env, set_mode
 
 from bnlesson import slides
+from bnlesson.core.sizes import SMALLER, sizes
 from bnlesson.slides import assets as slide_assets
-from bnlesson.slides import rules as slide_rules
+from bnlesson.slides import page as slide_page
+from bnlesson.slides import paging as slide_paging
 
 from nbutil import NOTEBOOKS
 
 IDS = [p.name for p in NOTEBOOKS]
-CHROMIUM = shutil.which("chromium")
 # A lecture of 45-90 minutes at about a minute a slide; a deck with more
 # slides than its lesson has cells would be the notebook, not a lecture.
 MAX_SLIDES = 60
@@ -36,11 +36,27 @@ def _hashes():
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    """Build every deck once; return the folder and the notebooks' hashes."""
+    """Build every deck once; return the folder and the notebooks' hashes.
+
+    A lesson that gives no deck (e.g. its committed outputs are from a fast
+    run) fails the tests of its deck with the builder's message (`_deck`).
+    """
     out = tmp_path_factory.mktemp("decks")
     before = _hashes()
-    slides.build(NOTEBOOKS, out)
-    return out, before, _hashes()
+    try:
+        slides.build(NOTEBOOKS, out)
+        failed = []
+    except slides.DecksFailed as err:
+        failed = err.failed
+    return out, before, _hashes(), failed
+
+
+def _deck(built, path):
+    """The deck of lesson `path`, or the test fails with why it was refused."""
+    deck = built[0] / f"{path.stem}.slides.html"
+    if not deck.is_file():
+        pytest.fail(next((m for m in built[3] if str(path) in m), "no deck"))
+    return deck
 
 
 class _Page(HTMLParser):
@@ -111,15 +127,14 @@ def _loaded(deck):
 
 @pytest.mark.slow
 def test_build_leaves_the_notebooks_unchanged(built):
-    _, before, after = built
+    _, before, after, _ = built
     assert before == after
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_deck_is_a_lecture_of_the_lesson(built, path):
-    out, _, _ = built
-    html = (out / f"{path.stem}.slides.html").read_text(encoding="utf-8")
+    html = _deck(built, path).read_text(encoding="utf-8")
     nb = nbformat.read(path, as_version=4)
     page = _page(html)
     title = nb.cells[0].source.splitlines()[0].lstrip("# ").replace("`", "")
@@ -133,7 +148,7 @@ def test_deck_is_a_lecture_of_the_lesson(built, path):
     assert headings <= page.leaves <= min(MAX_SLIDES, len(nb.cells))
     kept = [
         c
-        for c in slide_rules.mark(nb).cells
+        for c in slide_paging.mark(nb).cells
         if c.metadata.slideshow.slide_type != "skip"
     ]
     shown = [png for c in kept if c.cell_type == "code" for png in c.outputs]
@@ -145,47 +160,13 @@ def test_deck_is_a_lecture_of_the_lesson(built, path):
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_deck_loads_nothing_from_the_network(built, path):
-    deck = built[0] / f"{path.stem}.slides.html"
+    deck = _deck(built, path)
     urls = [u for u in _loaded(deck) if not u.startswith("data:")]
     assert urls, "the deck loads no scripts: reveal.js is missing"
     for url in urls:
         assert _local(url), f"loads {url[:80]} from the network"
         path = deck.parent / re.split(r"[?#]", url)[0]
         assert path.is_file(), f"{url[:80]} is missing"
-
-
-def _chromium(url, profile, *args):
-    flags = [
-        "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-        "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync",
-        f"--user-data-dir={profile}", "--window-size=1280,720",
-        # Any request to the network fails: the deck must not need one.
-        "--proxy-server=http://127.0.0.1:9", "--virtual-time-budget=10000",
-    ]  # fmt: skip
-    return subprocess.run(
-        [CHROMIUM, *flags, *args, url], capture_output=True, text=True, timeout=120
-    )
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(
-    CHROMIUM is None,
-    reason="Debian's chromium is not installed (make test installs it as root "
-    "with apt-get; or: apt-get install chromium)",
-)
-def test_first_slide_renders_in_chromium(built, tmp_path):
-    deck = built[0] / f"{NOTEBOOKS[0].stem}.slides.html"
-    shot = tmp_path / "first.png"
-    _chromium(deck.as_uri(), tmp_path / "profile", f"--screenshot={shot}")
-    assert shot.is_file(), "Chromium wrote no screenshot"
-    image = Image.open(shot).convert("L")
-    assert image.size == (1280, 720)
-    dark = sum(image.histogram()[:128]) / (1280 * 720)
-    assert 0.005 < dark < 0.5, f"{dark:.1%} of the slide is dark: blank or broken"
-    # The lesson's formulas: typeset by the local MathJax, not raw LaTeX.
-    dom = _chromium(deck.as_uri(), tmp_path / "profile", "--dump-dom").stdout
-    assert "MathJax_CHTML" in dom and "Math Processing Error" not in dom
 
 
 # The command's answers to bad input, offline: a tiny stand-in for reveal.js
@@ -368,3 +349,103 @@ def test_two_builds_of_one_deck_do_not_collide(tmp_path, assets):
         thread.join()
     assert errors == []
     assert sorted(p.name for p in out.iterdir()) == ["01_good.slides.html", "reveal.js"]
+
+
+# A deck shows the full run, whose numbers the lesson's text quotes.
+
+
+@pytest.mark.parametrize("mode", ["live", "fast"])
+def test_the_builder_reads_the_run_mode_that_sizes_prints(monkeypatch, capsys, mode):
+    clear_run_env(monkeypatch)
+    set_mode(monkeypatch, mode)
+    lesson = next(k for k, v in SMALLER.items() if v.get(mode))
+    sizes(lesson, **{name: object() for name in SMALLER[lesson][mode]})
+    printed = capsys.readouterr().out
+    cell = new_code_cell("x = sizes(...)", outputs=[new_output("stream", text=printed)])
+    assert slides.run_mode(new_notebook(cells=[cell])) == mode
+    clear_run_env(monkeypatch)
+    sizes(lesson, **{name: object() for name in SMALLER[lesson][mode]})
+    assert capsys.readouterr().out == ""  # a full run prints no such line
+    assert slides.run_mode(nbformat.read(NOTEBOOKS[0], as_version=4)) == "full"
+
+
+def test_a_notebook_from_a_live_run_is_refused_and_the_others_built(
+    tmp_path, assets, capsys
+):
+    live = new_output(
+        "stream", text="Smaller sizes for a live run: num_epochs 1 (full: 10)\n"
+    )
+    bad = _lesson(tmp_path / "nbs", "01_live")
+    nb = nbformat.read(bad, as_version=4)
+    nb.cells[1].outputs = [live]
+    nbformat.write(nb, bad)
+    good = _lesson(tmp_path / "nbs", "02_good")
+    status, out, err = _main(capsys, "--out", tmp_path / "decks", bad, good)
+    assert status == 1
+    assert out == f"wrote {tmp_path / 'decks' / '02_good.slides.html'}\n"
+    assert err.splitlines()[1] == (
+        f"- {bad}: its outputs are from a live run (its set-up cell prints "
+        "'Smaller sizes for a live run'), not from the full run whose numbers "
+        "its text quotes. Re-execute it in full mode (make run), or restore "
+        f"its committed outputs (git checkout -- {bad}), then build again."
+    )
+
+
+def test_links_to_lessons_and_solutions_point_into_decks():
+    text = (
+        "[next](02_batchnorm_block.ipynb), [there](06_design_choices.ipynb#bias), "
+        "[hints](solutions/01_batch_norm_function_solutions.ipynb), "
+        "[back](../01_batch_norm_function.ipynb#exercises), "
+        "[source](https://example.org/slides/3_7/batch-norm.ipynb)"
+    )
+    assert slide_page.relink(text) == (
+        "[next](02_batchnorm_block.slides.html), "
+        "[there](06_design_choices.slides.html#bias), "
+        "[hints](solutions/01_batch_norm_function_solutions.html), "
+        "[back](../01_batch_norm_function.slides.html#exercises), "
+        "[source](https://example.org/slides/3_7/batch-norm.ipynb)"
+    )
+
+
+@pytest.mark.slow
+def test_every_link_of_a_deck_or_page_resolves_in_decks(built):
+    out = built[0]
+    pages = sorted(out.glob("*.slides.html")) + sorted(out.glob("solutions/*.html"))
+    assert len(pages) > len(NOTEBOOKS), "the solutions pages were not built"
+    for page in pages:
+        html = page.read_text(encoding="utf-8")
+        for href in re.findall(r'<a[^>]+href="([^"#]+)(?:#[^"]*)?"', html):
+            if not re.match(r"[a-z]+:", href):
+                assert (page.parent / href).is_file(), f"{page.name}: {href}"
+
+
+# The decks as a lecturer presents them: headless Chromium at 1280 x 720,
+# the right arrow to the end (tests/support/deckwalk.py), one browser.
+
+
+@pytest.fixture(scope="module")
+def browser():
+    reason = deckwalk.missing()
+    if reason:
+        pytest.skip(reason)
+    driver = deckwalk.chrome()
+    yield driver
+    driver.quit()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_the_right_arrow_presents_the_whole_deck(built, browser, path):
+    deck = _deck(built, path)
+    walk = deckwalk.walk(browser, deck)
+    assert walk.failed == [], "the console reports errors or failed requests"
+    assert walk.seen == set(range(walk.figures)), (
+        f"the right arrow showed figures {sorted(walk.seen)} of {walk.figures}"
+    )
+    assert walk.outside == [], "content outside the 1280 x 720 slide"
+    assert walk.title_only == [], "slides with a heading alone"
+    assert walk.notes > 0, "no speaker notes"
+    assert walk.math_errors == 0, "MathJax could not typeset a formula"
+    if any("$" in c.source for c in nbformat.read(path, as_version=4).cells):
+        assert walk.math > 0, "the lesson's formulas were not typeset"
+    assert walk.slides <= MAX_SLIDES

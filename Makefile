@@ -214,6 +214,8 @@ run: setup
 			--ExecutePreprocessor.timeout=-1 "$$nb" || exit 1; \
 		$(BIN)/python tools/clean_notebooks.py "$$nb" >/dev/null || exit 1; \
 	done
+	@# The Slide Types (for RISE) follow the outputs' heights: mark them again.
+	$(BIN)/python -m bnlesson.slides --mark $(LESSONS)
 
 # Executes copies of the lessons (the committed notebooks stay as they are)
 # and prints each one's wall time; in live mode against the 60 s budget.

@@ -21,9 +21,9 @@ worker fails, on a timeout, or when the caller is interrupted (Ctrl-C in a
 notebook raises ``KeyboardInterrupt`` in :func:`run_cluster`).
 
 A failed worker leaves the others waiting for it (dist_sync waits for every
-worker, and by default nothing gives up), so the launcher does not wait for them: the first worker that
-exits with an error stops the whole cluster, and :class:`WorkerFailed` names
-it and shows the end of its log.
+worker; by default nothing gives up), so the launcher does not wait for them:
+the first worker that exits with an error stops the whole cluster, and
+:class:`WorkerFailed` names it and shows the end of its log.
 """
 
 from __future__ import annotations

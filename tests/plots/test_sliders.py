@@ -6,6 +6,7 @@ falls like 1/sqrt(B)), the bias of the biased variance, and the weights of
 an exponential average summed one by one.
 """
 
+import base64
 import math
 import re
 
@@ -29,7 +30,7 @@ from bnlesson.plots.batchstats import (
     normalize,
     settled_noise,
 )
-from bnlesson.plots.sliders import png
+from bnlesson.plots.sliders import WIDGET_VIEW, png
 
 
 def lesson01_outputs(x):
@@ -150,24 +151,13 @@ def test_the_settled_noise_is_that_of_many_runs(momentum):
 # --- the sliders redraw one output --------------------------------------------
 
 
-class FakeHandle:
-    def __init__(self, shown):
-        self.shown = [shown]
-
-    def update(self, obj):
-        self.shown.append(obj)
-
-
 @pytest.fixture
 def shown(monkeypatch):
-    """What the SliderFigure displays: widgets and (for images) their handle."""
+    """What the SliderFigure displays, in order."""
     out = []
-
-    def display(obj, display_id=False):
-        out.append(obj)
-        return FakeHandle(obj) if display_id else None
-
-    monkeypatch.setattr("bnlesson.plots.sliders.display", display)
+    monkeypatch.setattr(
+        "bnlesson.plots.sliders.display", lambda obj, raw=False: out.append(obj)
+    )
     return out
 
 
@@ -177,23 +167,37 @@ def tiny(value) -> Figure:
     return fig
 
 
-def test_moving_the_slider_redraws_the_same_output(shown):
+def test_the_figure_is_a_widget_and_a_static_png(shown):
     figure = SliderFigure(ipywidgets.FloatSlider(value=1.0), tiny)
     figure._ipython_display_()
-    slider, image = shown
+    slider, data = shown
     assert slider is figure.slider
-    assert image.data == png(tiny(1.0))  # the first value: a static image
+    # the saved notebook's form: the figure at the first value
+    assert base64.b64decode(data["image/png"]) == png(tiny(1.0))
+    # a running kernel's form: the image widget, showing the same figure
+    assert data[WIDGET_VIEW]["model_id"] == figure.figure.model_id
+    assert figure.figure.value == png(tiny(1.0))
+
+
+def test_moving_the_slider_redraws_the_image_widget(shown):
+    figure = SliderFigure(ipywidgets.FloatSlider(value=1.0), tiny)
+    figure._ipython_display_()
     figure.slider.value = 2.0
-    assert len(shown) == 2  # no new output: the same one updated
-    assert figure.handle.shown[1].data == png(tiny(2.0)) != image.data
+    assert len(shown) == 2  # no new output: the widget's image changed
+    saved = base64.b64decode(shown[1]["image/png"])
+    assert figure.figure.value == png(tiny(2.0)) != saved
 
 
 def test_shown_twice_it_redraws_once_per_move(shown):
-    figure = SliderFigure(ipywidgets.FloatSlider(value=1.0), tiny)
+    drawn = []
+    figure = SliderFigure(
+        ipywidgets.FloatSlider(value=1.0), lambda v: drawn.append(v) or tiny(v)
+    )
     figure._ipython_display_()
     figure._ipython_display_()
+    assert shown[1][WIDGET_VIEW] == shown[3][WIDGET_VIEW]  # one image widget
     figure.slider.value = 3.0
-    assert len(figure.handle.shown) == 2  # the latest output, updated once
+    assert drawn == [1.0, 1.0, 3.0]
 
 
 @pytest.mark.parametrize(

@@ -33,11 +33,17 @@ def use_png() -> None:
     size), so that a figure stays sharp when a deck or a projector enlarges
     it. PNG, not SVG: nbval does not compare images, but it would compare
     SVG text, which embeds ids that change from run to run.
+
+    The format is also written into the inline backend's configuration:
+    IPython activates that backend lazily, at the first figure, and
+    activating it applies the configured formats again (plain PNG unless
+    told), which would undo a format set only on the display formatter.
     """
     try:
         from matplotlib_inline import backend_inline
     except ImportError:  # pragma: no cover - matplotlib-inline ships with ipykernel
         return
+    backend_inline.InlineBackend.instance().figure_formats = {"retina"}
     backend_inline.set_matplotlib_formats("retina")
 
 

@@ -78,3 +78,33 @@ def test_rounded_gives_plain_decimals_without_a_negative_zero():
 def test_rounded_takes_lists_and_other_precisions():
     assert rounded([0.12345, -0.00004], decimals=4).tolist() == [0.1234, 0.0]
     assert rounded(2.5, decimals=0) == 2.0  # NumPy rounds halves to even
+
+
+@pytest.mark.slow
+def test_a_lessons_figures_are_retina_in_a_real_kernel():
+    """In a kernel, in a lesson's order (pyplot imported, then setup(), then
+    the first figure), the PNG has twice the pixels of the size it is shown
+    at: IPython's lazy activation of the inline backend must not undo it."""
+    import base64
+    import struct
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell(
+            "import matplotlib.pyplot as plt\n"
+            "from bnlesson.core.notebook import setup\n"
+            "setup()"
+        ),
+        nbformat.v4.new_code_cell(
+            "plt.figure(figsize=(3, 2))\nplt.plot([0, 1])\nplt.show()"
+        ),
+    ]
+    NotebookClient(nb, timeout=120, kernel_name="python3").execute()
+    (figure,) = [o for o in nb.cells[1].outputs if "image/png" in o.get("data", {})]
+    png = base64.b64decode(figure["data"]["image/png"])
+    width, _ = struct.unpack(">II", png[16:24])
+    shown = figure["metadata"]["image/png"]["width"]
+    assert abs(width - 2 * shown) <= 2, (width, shown)

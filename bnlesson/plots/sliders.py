@@ -23,7 +23,6 @@ import io
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from IPython.core.formatters import format_display_data
 from IPython.display import Image, display
 from matplotlib.figure import Figure
 
@@ -95,7 +94,10 @@ def both(widget: Any, image: Image) -> dict:
     Lab shows the widget while its kernel has it; the saved notebook has no
     widget state, so Lab and nbconvert show the PNG (and ``text/plain``).
     """
-    data, _ = format_display_data(image)  # image/png and text/plain
+    # The image's own reprs, not IPython's format_display_data: that creates
+    # IPython's global shell, after which matplotlib 3.7.2 fails to switch
+    # backends (it imports backend2gui, gone in IPython 9) in a plain Python.
+    data = {"image/png": image._repr_png_(), "text/plain": repr(image)}
     data[WIDGET_VIEW] = {
         "model_id": widget.model_id,
         "version_major": 2,

@@ -58,8 +58,9 @@ def _prompt(cell):
 
 @pytest.fixture
 def slides(tmp_path):
-    """Lesson 03 marked as slides, its committed outputs (full mode) kept."""
-    nb = rules.mark(nbformat.read(notebook("03"), as_version=4))
+    """Lesson 03 as committed: its Slide Types and full-mode outputs."""
+    nb = nbformat.read(notebook("03"), as_version=4)
+    assert all(rules.slide_type(c) for c in nb.cells), "committed with Slide Types"
     nbformat.write(nb, tmp_path / NAME)
     return nb
 

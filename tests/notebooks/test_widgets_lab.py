@@ -54,7 +54,8 @@ class Lesson:
 def lesson(tmp_path_factory):
     """Lesson 01 as slides, open in Lab and run once, in fast mode."""
     root = tmp_path_factory.mktemp("widgets")
-    nb = rules.mark(nbformat.read(notebook("01"), as_version=4))
+    nb = nbformat.read(notebook("01"), as_version=4)
+    assert all(rules.slide_type(c) for c in nb.cells), "committed with Slide Types"
     nbformat.write(nb, root / NAME)
     env = {"BNLESSON_FAST": "1", "PYTHONPATH": str(ROOT)}
     expose = ["--LabApp.expose_app_in_browser=True"]  # window.jupyterapp

@@ -1,5 +1,6 @@
 """The lesson and solutions notebooks: committed executed, runnable twice, served."""
 
+import contextlib
 import json
 import os
 import re
@@ -255,7 +256,8 @@ def test_make_lab_serves_the_lessons(tmp_path):
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
                     # make may still run: stop it, or reading its output hangs
-                    os.killpg(proc.pid, signal.SIGTERM)
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(proc.pid, signal.SIGTERM)
                     output = proc.communicate(timeout=30)[0]
                     raise AssertionError(f"Lab did not answer:\n{output}") from None
                 time.sleep(1)
@@ -280,7 +282,8 @@ def test_make_lab_serves_the_lessons(tmp_path):
         assert _mode_of_a_kernel(port, token, tmp_path / "runtime") == "live"
         _autosave_goes_to_the_copy(port, token, tmp_path / "live")
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
+        with contextlib.suppress(ProcessLookupError):  # make already ended
+            os.killpg(proc.pid, signal.SIGTERM)
         try:
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:

@@ -162,7 +162,8 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 # ignores live/): see tools/live_copies.py and README, "Live mode".
 LIVE_DIR ?= live
 # MODE on the command line beats a BNLESSON_FAST inherited from the shell
-# (which would otherwise ask the kernels for two modes).
+# (which would otherwise ask the kernels for two modes). A prefix of
+# assignments and env: `exec` needs a command first, hence `exec env ...`.
 MODE_ENV := $(DEVICE_ENV)$(if $(MODE),env -u BNLESSON_FAST BNLESSON_MODE=$(MODE) )
 
 # The committed notebooks were executed by this repository: sign them as
@@ -176,7 +177,7 @@ lab: setup
 	@root=$$($(MODE_ENV)$(BIN)/python tools/live_copies.py --copies $(LIVE_DIR) $(NOTEBOOKS)) || exit 1; \
 	echo "Starting Jupyter Lab on lesson 01$(if $(MODE), in $(MODE) mode) in $$root/: open" \
 		"the http://127.0.0.1 URL it prints below. Ctrl-C twice stops it."; \
-	set -x; exec $(MODE_ENV)$(BIN)/jupyter lab --no-browser --ip=$(IP) --port=$(PORT) $(ROOT_FLAG) \
+	set -x; exec env $(MODE_ENV)$(BIN)/jupyter lab --no-browser --ip=$(IP) --port=$(PORT) $(ROOT_FLAG) \
 		--ServerApp.root_dir="$$root" \
 		--LabApp.default_url=/lab/tree/$(notdir $(firstword $(LESSONS)))
 

@@ -181,7 +181,8 @@ def _get_json(url: str):
 
 
 def _mode_of_a_kernel(port: int, token: str, runtime_dir) -> str:
-    """Start a kernel through the server's API and ask it for its run mode."""
+    """Start a kernel through the server's API and ask it for its run mode
+    and device, as ``"mode device"``."""
     from jupyter_client import BlockingKernelClient
 
     request = urllib.request.Request(
@@ -199,7 +200,8 @@ def _mode_of_a_kernel(port: int, token: str, runtime_dir) -> str:
     try:
         client.wait_for_ready(timeout=60)
         client.execute_interactive(
-            "from bnlesson.core.config import mode; print(mode())", timeout=60,
+            "from bnlesson.core.config import default_device, mode\n"
+            "print(mode(), default_device())", timeout=60,
             output_hook=lambda msg: printed.append(msg["content"].get("text", "")),
         )  # fmt: skip
     finally:
@@ -231,7 +233,8 @@ def _autosave_goes_to_the_copy(port, token, copies):
 def test_make_lab_serves_the_lessons(tmp_path):
     """Lab serves every lesson, opens on lesson 01 and shows them trusted;
     with MODE=live its kernels run in live mode, on copies: what Lab saves
-    (autosave's PUT) goes to the copy, never to the committed lesson."""
+    (autosave's PUT) goes to the copy, never to the committed lesson; with
+    DEVICE= they train on that device (both together, as CI runs)."""
     port, token = _free_port(), "bnlesson-test"
     # A signature database of its own: the test neither reads nor changes the
     # user's record of trusted notebooks.
@@ -241,7 +244,7 @@ def test_make_lab_serves_the_lessons(tmp_path):
     env["BNLESSON_FAST"] = "1"
     proc = subprocess.Popen(
         ["make", "--no-print-directory", "lab", f"PORT={port}", "MODE=live",
-         f"LIVE_DIR={tmp_path / 'live'}"],
+         "DEVICE=cpu:1", f"LIVE_DIR={tmp_path / 'live'}"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         start_new_session=True, text=True,
     )  # fmt: skip
@@ -279,7 +282,7 @@ def test_make_lab_serves_the_lessons(tmp_path):
             trusted = [c["metadata"].get("trusted") for c in model["content"]["cells"]
                        if c["cell_type"] == "code"]  # fmt: skip
             assert trusted and all(trusted), f"{path.name} opens untrusted"
-        assert _mode_of_a_kernel(port, token, tmp_path / "runtime") == "live"
+        assert _mode_of_a_kernel(port, token, tmp_path / "runtime") == "live cpu(1)"
         _autosave_goes_to_the_copy(port, token, tmp_path / "live")
     finally:
         with contextlib.suppress(ProcessLookupError):  # make already ended

@@ -107,8 +107,11 @@ SMALLER: dict[str, dict[str, dict[str, Any]]] = {
         "fast": {
             "per_class": FAST_DATA,
             "test_per_class": 100,
+            "n_grid": 1_024,
             "num_epochs": 1,
             "rates": [0.1, 100],
+            "n_sweep": 1_024,
+            "n_noise": 1_024,
             "steps": 10,
             "batch_epochs": 1,
             "cnn_epochs": 1,
@@ -120,9 +123,9 @@ SMALLER: dict[str, dict[str, dict[str, Any]]] = {
         "fast": {
             "per_class": FAST_DATA,
             "test_per_class": 100,
-            "n_grid": 2_000,
+            "n_grid": 1_024,
             "num_epochs": 1,
-            "n_sweep": 2_000,
+            "n_sweep": 1_024,
             "n_images": 1_000,
         },
     },
@@ -154,7 +157,7 @@ SMALLER: dict[str, dict[str, dict[str, Any]]] = {
     # ---- 09 ----
     "09": {
         "live": {"num_steps": 1_200, "every": 60, "per_class": (1000, 300)},
-        "fast": {"num_steps": 200, "every": 25, "per_class": FAST_DATA},
+        "fast": {"num_steps": 100, "every": 25, "per_class": FAST_DATA},
     },
     # ---- 09 solutions ----
     "09 solutions": {

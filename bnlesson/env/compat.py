@@ -21,6 +21,12 @@ every interpreter start, so a plain ``import mxnet`` works in any script or
 kernel of the environment, whatever was imported first. Python 3.12 removed
 ``distutils``, which MXNet imports too; setuptools provides it (a dependency
 on 3.12+).
+
+numpy 2 also exposes a bug in MXNet's own code: numpy integers print as
+``np.int64(128)``, and MXNet passes operator parameters as the ``str`` of
+their values, which its parser then refuses. :data:`NUMPY2_FIXES` patches the
+functions that hit it, right after their module executes, only with
+numpy >= 2 (:func:`split_at_python_ints`).
 Set ``BNLESSON_NO_COMPAT=1`` to switch the layer off.
 """
 
@@ -123,6 +129,45 @@ RESTORED = {
 }  # fmt: skip
 
 
+def split_at_python_ints(multiarray: types.ModuleType) -> None:
+    """Make ``mxnet.numpy.split`` take numpy integers as split points (idempotent).
+
+    MXNet 1.9.1's ``gluon.utils.split_data`` (so ``split_and_load``) hands
+    ``split`` its split points as numpy integers. MXNet passes them to the
+    operator as ``str([0, x])``, which numpy 2 makes ``'[0, np.int64(128)]'``
+    and MXNet refuses (``Invalid Parameter format for indices``); Python
+    ints print as MXNet expects. `multiarray` is ``mxnet.numpy.multiarray``,
+    patched before ``mxnet.numpy`` re-exports ``split`` and before MXNet
+    registers it for numpy's dispatch, so every path to it sees the fix.
+    """
+    import functools
+    import operator
+
+    split = multiarray.split
+    if getattr(split, "python_ints", False):
+        return
+
+    @functools.wraps(split)
+    def split_at_ints(ary, indices_or_sections, axis=0):
+        if isinstance(indices_or_sections, (list, set, tuple)):
+            # operator.index, not int: a float split point stays an error
+            indices_or_sections = [operator.index(i) for i in indices_or_sections]
+        return split(ary, indices_or_sections, axis=axis)
+
+    split_at_ints.python_ints = True
+    multiarray.split = split_at_ints
+
+
+#: MXNet modules with a bug that only numpy >= 2 exposes, and the function
+#: that fixes each, run right after the module executes.
+NUMPY2_FIXES = {"mxnet.numpy.multiarray": split_at_python_ints}
+
+
+def numpy_major(np: types.ModuleType) -> int:
+    """Return the major version of `np` (1 for numpy 1.23.5, 2 for 2.5.5)."""
+    return int(np.__version__.split(".")[0])
+
+
 def missing_names(np: types.ModuleType) -> list[str]:
     """Return the names of :data:`RESTORED` that `np` lacks, in table order."""
     import warnings
@@ -165,38 +210,53 @@ def builtins_for(view: NumpyView) -> dict:
 # Plain classes, not importlib.abc's: this module is imported at every
 # interpreter start (by the .pth file), and importlib.abc costs 15 ms there.
 class _ViewLoader:
-    """The module's own loader, run with the numpy view in its builtins."""
+    """The module's own loader, run with the numpy view in its builtins.
 
-    def __init__(self, loader, namespace: dict) -> None:
+    Either part may be None: the view when numpy has every name, the fix
+    (from :data:`NUMPY2_FIXES`, applied once the module has run) when the
+    module needs none.
+    """
+
+    def __init__(self, loader, namespace: dict | None, fix=None) -> None:
         self._loader = loader
         self._namespace = namespace
+        self._fix = fix
 
     def create_module(self, spec):
         return self._loader.create_module(spec)
 
     def exec_module(self, module) -> None:
-        module.__builtins__ = self._namespace
+        if self._namespace is not None:
+            module.__builtins__ = self._namespace
         self._loader.exec_module(module)
+        if self._fix is not None:
+            self._fix(module)
 
     def __getattr__(self, name: str):  # get_source, get_data, is_package, ...
         return getattr(self._loader, name)
 
 
 class MXNetFinder:
-    """Find ``mxnet`` and ``mxnet.*`` as usual, with the numpy view when needed."""
+    """Find ``mxnet`` and ``mxnet.*`` as usual, with the view and fixes when needed."""
 
     def __init__(self) -> None:
         self._namespace: dict | None = None
         self.names: list[str] | None = None  # None until MXNet is imported
+        self.numpy2 = False
 
     def _builtins(self) -> dict | None:
         if self.names is None:
             import numpy
 
             self.names = missing_names(numpy)
+            self.numpy2 = numpy_major(numpy) >= 2
             if self.names:
                 self._namespace = builtins_for(NumpyView(numpy, self.names))
         return self._namespace
+
+    def _fix(self, fullname: str):
+        # Read at each import, not copied: a test can empty the table.
+        return NUMPY2_FIXES.get(fullname) if self.numpy2 else None
 
     def find_spec(self, fullname, path, target=None):
         if fullname != "mxnet" and not fullname.startswith("mxnet."):
@@ -206,15 +266,16 @@ class MXNetFinder:
 
             cudalibs.preload()
         namespace = self._builtins()
-        if namespace is None:
-            return None  # numpy has every name: import MXNet untouched
+        fix = self._fix(fullname)
+        if namespace is None and fix is None:
+            return None  # numpy 1.23.5: import MXNet untouched
         for finder in sys.meta_path:
             if finder is self or not hasattr(finder, "find_spec"):
                 continue
             spec = finder.find_spec(fullname, path, target)
             if spec is not None:
                 if hasattr(spec.loader, "exec_module"):
-                    spec.loader = _ViewLoader(spec.loader, namespace)
+                    spec.loader = _ViewLoader(spec.loader, namespace, fix)
                 return spec
         return None
 

@@ -50,32 +50,6 @@ def two_devices(device):
     return [mx.cpu(first), mx.cpu(first + 1)]
 
 
-def _split_at_python_ints() -> None:
-    """Make ``gluon.utils.split_and_load`` work under numpy 2 (Python 3.12+).
-
-    MXNet 1.9.1's ``split_data`` hands ``mxnet.numpy.split`` its split points
-    as numpy integers; numpy 2 prints them as ``np.int64(128)``, which
-    MXNet's operator parameters refuse. Python ints are what it expects.
-    """
-    import mxnet.numpy as mx_np
-
-    split = mx_np.split
-    if getattr(split, "python_ints", False):
-        return
-
-    def split_at_ints(ary, indices_or_sections, axis=0):
-        if not isinstance(indices_or_sections, int):
-            indices_or_sections = [int(i) for i in indices_or_sections]
-        return split(ary, indices_or_sections, axis=axis)
-
-    split_at_ints.python_ints = True
-    split_at_ints.__doc__ = split.__doc__
-    mx_np.split = split_at_ints
-
-
-_split_at_python_ints()
-
-
 # Shown in lesson 10, "Each device normalizes its own slice"
 def standardize(X, eps=1e-5):
     """Batch norm without gamma and beta: each channel to mean 0, variance 1."""

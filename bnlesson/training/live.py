@@ -3,13 +3,17 @@
 Infrastructure for the training loop (:func:`bnlesson.lesson03.train`), apart
 from the lessons' figures (:mod:`bnlesson.plots`) so that training does not
 depend on them. The figure is always sent as PNG, never SVG: nbval compares
-SVG text (which embeds random ids) but not PNG images.
+SVG text (which embeds random ids) but not PNG images. The PNG is "retina",
+as the lessons' other figures (:func:`bnlesson.core.notebook.use_png`):
+drawn at twice the figure's dpi and shown at its usual size, so that it stays
+sharp when a deck or a projector enlarges it.
 """
 
 from __future__ import annotations
 
 import base64
 import io
+import struct
 from typing import Callable, Sequence
 
 from d2l import mxnet as d2l
@@ -38,13 +42,30 @@ def _ipython_display(obj, **kwargs):
     return display(obj, **kwargs)
 
 
-def _png_bundle(fig: Figure) -> dict:
+def png_size(png: bytes) -> tuple[int, int]:
+    """Return the (width, height) in pixels of the PNG image `png`."""
+    # The IHDR chunk comes first, right after the 8-byte signature.
+    return struct.unpack(">II", png[16:24])
+
+
+def _png_bundle(fig: Figure) -> tuple[dict, dict]:
+    """Return `fig` as a retina PNG: the display data and its metadata.
+
+    As IPython's ``retina_figure`` does: the PNG is drawn at twice the
+    figure's dpi, and the metadata asks for half its pixel size,
+    ``(w // 2, h // 2)``: the size of the 1x image, to a pixel (the tight
+    bounding box is measured at each dpi, and text measures a little
+    differently at 2x).
+    """
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", bbox_inches="tight")
-    return {
-        "image/png": base64.b64encode(buffer.getvalue()).decode("ascii"),
+    fig.savefig(buffer, format="png", bbox_inches="tight", dpi=2 * fig.dpi)
+    png = buffer.getvalue()
+    width, height = png_size(png)
+    data = {
+        "image/png": base64.b64encode(png).decode("ascii"),
         "text/plain": repr(fig),  # e.g. "<Figure size 350x250 with 1 Axes>"
     }
+    return data, {"image/png": {"width": width // 2, "height": height // 2}}
 
 
 class LivePlot:
@@ -72,9 +93,10 @@ class LivePlot:
     figsize : (float, float)
         Size in inches.
     display : callable, optional
-        ``display(obj, raw=True, display_id=True)`` returning a handle with
-        ``update(obj, raw=True)``. Defaults to IPython's ``display`` inside a
-        kernel and to nothing elsewhere; tests pass a fake.
+        ``display(obj, raw=True, metadata=..., display_id=True)`` returning a
+        handle with ``update(obj, raw=True, metadata=...)``. Defaults to
+        IPython's ``display`` inside a kernel and to nothing elsewhere; tests
+        pass a fake.
     """
 
     def __init__(
@@ -124,11 +146,13 @@ class LivePlot:
         """Show the figure in the notebook, or update the copy already shown."""
         if self._display is None:
             return
-        bundle = _png_bundle(self.fig)
+        bundle, metadata = _png_bundle(self.fig)
         if self._handle is None:
-            self._handle = self._display(bundle, raw=True, display_id=True)
-        else:
-            self._handle.update(bundle, raw=True)
+            self._handle = self._display(
+                bundle, raw=True, metadata=metadata, display_id=True
+            )
+        else:  # the metadata again: an update replaces the output's metadata too
+            self._handle.update(bundle, raw=True, metadata=metadata)
 
 
 class _NoPlot:

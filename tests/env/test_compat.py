@@ -213,3 +213,105 @@ def test_activate_is_idempotent_and_can_be_switched_off(monkeypatch):
     monkeypatch.setattr(sys, "meta_path", others)
     monkeypatch.setenv(compat.DISABLE_ENV, "1")
     assert compat.activate() is False and compat.finder() is None
+
+
+# --- numpy 2's np.int64(128) in MXNet's operator parameters -------------------
+
+
+def fake_multiarray():
+    """A module whose ``split`` records the split points it is given."""
+    received = []
+
+    def split(ary, indices_or_sections, axis=0):
+        """MXNet's split."""
+        received.append(indices_or_sections)
+        return ary, axis
+
+    return types.SimpleNamespace(split=split), received
+
+
+def test_split_gets_python_ints_whatever_integers_it_is_called_with():
+    multiarray, received = fake_multiarray()
+    compat.split_at_python_ints(multiarray)
+    fixed = multiarray.split
+    assert fixed.__name__ == "split" and fixed.__doc__ == "MXNet's split."
+    assert fixed("X", indices_or_sections=[numpy.int64(128)], axis=1) == ("X", 1)
+    fixed("X", (numpy.int32(3), 5))
+    fixed("X", 4)  # a number of sections passes as it came
+    # MXNet sends the operator str([0, *points]); its parser wants plain digits.
+    assert [str([0, *r]) for r in received[:2]] == ["[0, 128]", "[0, 3, 5]"]
+    assert received[2] == 4
+    with pytest.raises(TypeError):
+        fixed("X", [1.5])  # a float split point stays an error
+    compat.split_at_python_ints(multiarray)  # a second time changes nothing
+    assert multiarray.split is fixed
+
+
+def test_mxnet_split_is_patched_exactly_when_numpy_is_2():
+    import mxnet.numpy
+
+    patched = getattr(mxnet.numpy.split, "python_ints", False)
+    assert patched is (compat.numpy_major(numpy) >= 2)
+
+
+def numpy2_python() -> str | None:
+    """Return a Python of this project whose numpy is 2.x, or None.
+
+    This interpreter if its numpy is 2.x, else the ``.venv-3.13`` that
+    ``make PY=3.13`` builds in the repository, or beside this venv (a git
+    worktree shares the main checkout's venvs).
+    """
+    if compat.numpy_major(numpy) >= 2:
+        return sys.executable
+    root = Path(__file__).resolve().parents[2]
+    for venv in (root / ".venv-3.13", Path(sys.prefix).parent / ".venv-3.13"):
+        if (venv / "bin" / "python").exists():
+            return str(venv / "bin" / "python")
+    return None
+
+
+SPLIT_PROBE = """
+import json
+{unfix}
+import mxnet as mx
+import numpy
+from mxnet import gluon, np, npx
+npx.set_np()
+X = np.arange(768.0).reshape(256, 3)
+try:
+    halves = gluon.utils.split_and_load(X, [mx.cpu(0), mx.cpu(1)])
+except mx.base.MXNetError as error:
+    print(json.dumps({{"error": str(error)}}))
+else:
+    print(json.dumps({{
+        "numpy": numpy.__version__,
+        "devices": [str(h.ctx) for h in halves],
+        "halves": [h.asnumpy().tolist() for h in halves],
+        "input": X.asnumpy().tolist(),
+    }}))
+"""
+
+
+@pytest.mark.parametrize("fixed", [True, False], ids=["layer", "without-the-fix"])
+def test_split_and_load_under_numpy_2(fixed):
+    python = numpy2_python()
+    if python is None:
+        pytest.skip("no Python with numpy 2 here: no .venv-3.13 (make PY=3.13 env)")
+    # The whole layer off, MXNet does not import on numpy 2 at all; emptying
+    # the fixes keeps the numpy view and shows the bug the fix is for.
+    unfix = "from bnlesson.env import compat; compat.NUMPY2_FIXES.clear()"
+    code = SPLIT_PROBE.format(unfix="" if fixed else unfix)
+    root = str(Path(__file__).resolve().parents[2])
+    result = subprocess.run([python, "-c", code],
+                            capture_output=True, text=True, cwd="/",
+                            env={**os.environ, "PYTHONPATH": root})  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    seen = json.loads(result.stdout.splitlines()[-1])
+    if not fixed:
+        assert "Invalid Parameter format for indices" in seen["error"]
+        assert "np.int64(128)" in seen["error"]
+        return
+    assert "error" not in seen, seen.get("error")
+    assert int(seen["numpy"].split(".")[0]) >= 2
+    assert seen["devices"] == ["cpu(0)", "cpu(1)"]
+    assert seen["halves"] == [seen["input"][:128], seen["input"][128:]]

@@ -177,3 +177,25 @@ def test_a_hidden_check_cell_is_never_a_slide():
     nb = new_notebook(cells=[new_markdown_cell("# T"), new_code_cell("import x"),
                              check, plain])  # fmt: skip
     assert slide_rules.slide_types(nb)[2:] == ["skip", "-"]
+
+
+def test_the_live_training_plot_takes_its_shown_height_not_its_pixels():
+    # LivePlot's output (lesson 03's training curves) is a retina PNG whose
+    # metadata gives the shown size; the rules must size it by that, as they
+    # size the inline figures, not by its doubled pixels.
+    import io
+    import struct
+
+    from bnlesson.training.live import LivePlot
+
+    sent = []
+    board = LivePlot(display=lambda data, raw, metadata, display_id: sent.append(
+        new_output("display_data", data=data, metadata=metadata)))  # fmt: skip
+    board.show()
+    one_x = io.BytesIO()
+    board.fig.savefig(one_x, format="png", bbox_inches="tight")
+    one_x_height = struct.unpack(">I", one_x.getvalue()[20:24])[0]
+    (shown,) = slide_rules._figure_heights(new_code_cell("train()", outputs=sent))
+    assert abs(shown - one_x_height) <= 1, (shown, one_x_height)
+    png = base64.b64decode(sent[0].data["image/png"])
+    assert struct.unpack(">I", png[20:24])[0] >= 2 * shown

@@ -3,6 +3,8 @@ how it shows itself in a notebook (once, then updated as PNG) and outside one;
 then the same seen through lesson 03's ``train``, which turns it on in a kernel."""
 
 import base64
+import io
+import struct
 
 import matplotlib.pyplot as plt
 import pytest
@@ -25,17 +27,19 @@ class FakeDisplay:
     """Stands for IPython's display: keeps each call, and what was shown and updated."""
 
     def __init__(self):
-        self.calls, self.shown, self.updates = [], [], []
+        self.calls, self.shown, self.updates, self.metadata = [], [], [], []
 
-    def __call__(self, bundle, raw, display_id):
+    def __call__(self, bundle, raw, metadata, display_id):
         assert raw and display_id is True
         self.calls.append(("display", bundle, display_id))
         self.shown.append(bundle)
+        self.metadata.append(metadata)
         return self
 
-    def update(self, bundle, raw):
+    def update(self, bundle, raw, metadata):
         self.calls.append(("update", bundle, None))
         self.updates.append(bundle)
+        self.metadata.append(metadata)
 
 
 def test_live_plot_collects_points_and_skips_missing():
@@ -73,6 +77,32 @@ def test_live_plot_shows_once_then_updates_as_png():
         assert set(bundle) == {"image/png", "text/plain"}, "no SVG"
         assert base64.b64decode(bundle["image/png"])[:8] == b"\x89PNG\r\n\x1a\n"
         assert bundle["text/plain"] == "<Figure size 350x250 with 1 Axes>"
+
+
+def pixels(png: bytes) -> tuple[int, int]:
+    """Width and height of a PNG, from its IHDR chunk (after the signature)."""
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and png[12:16] == b"IHDR"
+    return struct.unpack(">II", png[16:24])
+
+
+def test_live_plot_is_a_retina_png_shown_at_its_1x_size():
+    fake = FakeDisplay()
+    board = live.LivePlot(xlim=(1, 10), display=fake)
+    board.fig.suptitle("LeNet without batch norm")  # as lesson 03's plot
+    board.show()
+    for epoch in (1, 2, 3):
+        board.add(epoch, (2.3 / epoch, 0.08 * epoch, 0.07 * epoch))
+        one_x = io.BytesIO()  # what the plot sent before it was retina
+        board.fig.savefig(one_x, format="png", bbox_inches="tight")
+        png = base64.b64decode(fake.updates[-1]["image/png"])
+        shown = fake.metadata[-1]["image/png"]
+        width, height = pixels(png)
+        # Twice the pixels, to the one pixel an odd size drops (IPython's way)
+        assert (width // 2, height // 2) == (shown["width"], shown["height"])
+        # Shown at the 1x size, to a pixel: text measures a bit differently at 2x.
+        for a, b in zip(pixels(one_x.getvalue()), (shown["width"], shown["height"])):
+            assert abs(a - b) <= 1, (pixels(one_x.getvalue()), shown)
+    assert len(fake.metadata) == 4 and list(fake.metadata[0]) == ["image/png"]
 
 
 def test_live_plot_outside_ipython_shows_nothing(capsys):

@@ -16,8 +16,20 @@ import numpy as onp
 from bnlesson.plots import STYLES, plot_paper_figure1
 
 
-def _one_entry_per_style(ax) -> None:
-    """Label the two dashed percentile lines once: "15th and 85th"."""
+def percentile_legend(ax) -> None:
+    """Give a percentile panel one legend entry per line style.
+
+    :func:`bnlesson.plots.plot_percentiles` labels its three lines "15th",
+    "50th (median)" and "85th", and draws the 15th and the 85th alike
+    (dashed): two legend entries for one line style. This replaces the
+    legend of `ax`, a panel it drew, with "50th (median)" and "15th and
+    85th".
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+        A panel drawn by :func:`bnlesson.plots.plot_percentiles`.
+    """
     handles, _ = ax.get_legend_handles_labels()
     low, median = handles[0], handles[1]
     ax.legend([median, low], ["50th (median)", "15th and 85th"], fontsize=8)
@@ -69,5 +81,5 @@ def plot_figure1(steps: Sequence[int], accuracy: Mapping[str, Sequence[float]],
     if zoom_from is not None:
         _zoom(axes[0], steps, accuracy, zoom_from, inset)
     axes[0].legend(fontsize=8, loc="upper left", bbox_to_anchor=legend)
-    _one_entry_per_style(axes[1])
+    percentile_legend(axes[1])
     return axes

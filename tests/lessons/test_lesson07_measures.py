@@ -210,3 +210,27 @@ def test_figure1_zooms_on_the_plateau_and_labels_each_line_style_once():
     assert plain[0].child_axes == []
     with pytest.raises(ValueError, match="no recorded step"):
         plot_figure1(steps, accuracy, {"b": p, "c": p}, zoom_from=20000)
+
+
+def test_percentile_legend_labels_a_grid_panel_once_per_line_style():
+    # the solutions' grid of panels: plot_percentiles, then one legend fixed
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from bnlesson.lesson07.figure import percentile_legend
+    from bnlesson.plots import plot_percentiles
+
+    _, axes = plt.subplots(2, 2)
+    p = onp.tile([-1.0, 0.0, 1.0], (3, 1))
+    plot_percentiles([1, 2, 3], {k: p for k in "abcd"}, axes)
+    before = [t.get_text() for t in axes[0, 0].get_legend().get_texts()]
+    assert before == ["15th", "50th (median)", "85th"]  # two dashed entries
+    percentile_legend(axes[0, 0])
+    legend = axes[0, 0].get_legend()
+    labels = [t.get_text() for t in legend.get_texts()]
+    assert labels == ["50th (median)", "15th and 85th"]
+    styles = [line.get_linestyle() for line in legend.get_lines()]
+    assert styles == ["-", "--"]  # each label names the lines of its style
+    plt.close("all")

@@ -36,7 +36,7 @@ MAY_IMPORT = {
 }
 #: Packages whose public names are imported from the package itself
 #: (``from bnlesson.data import Batches``); their modules are their inside.
-FACADES = {"bnlesson.data", "bnlesson.plots", "bnlesson.check"}
+FACADES = {"bnlesson.data", "bnlesson.plots", "bnlesson.check", "bnlesson.slides"}
 
 
 def module_name(path: Path) -> str:

@@ -15,24 +15,27 @@ from typing import Iterator
 
 from nbformat import NotebookNode, from_dict
 
-from bnlesson.slides.rules import (
-    _VISUAL,
-    FIGURE_CODE_LINES,
-    HIDE_INPUT_TAG,
+from bnlesson.slides.markdown import (
     LEAD_CHARS,
-    MAX_LINES,
-    _blocks,
-    _cleaned,
-    _heading_level,
-    _lead,
-    _plain,
-    _text_lines,
-    figures,
-    height,
-    slide_type,
-    slide_types,
+    VISUAL,
+    heading_level,
+    lead_sentence,
+    paragraphs,
+    plain,
     split_markdown,
 )
+from bnlesson.slides.measure import (
+    HIDE_INPUT_TAG,
+    MAX_LINES,
+    cleaned,
+    figures,
+    height,
+    text_lines,
+)
+from bnlesson.slides.rules import slide_type, slide_types
+
+#: A figure's code is shown when it has at most this many lines.
+FIGURE_CODE_LINES = 4
 
 
 def mark(nb: NotebookNode) -> NotebookNode:
@@ -57,7 +60,7 @@ def mark(nb: NotebookNode) -> NotebookNode:
     for cell, rule in zip(nb.cells, kinds):
         kind = slide_type(cell) or rule
         if cell.cell_type == "code":
-            cell = _cleaned(cell)
+            cell = cleaned(cell)
             if figures(cell) and len(cell.source.splitlines()) > FIGURE_CODE_LINES:
                 cell.metadata.setdefault("tags", []).append(HIDE_INPUT_TAG)
             cells.append(_typed(cell, kind))
@@ -81,7 +84,7 @@ def _deck_markdown(cell: NotebookNode, kind: str) -> Iterator[NotebookNode]:
         return
     parts = []
     for n, section in enumerate(_sections(cell.source)):
-        level = _heading_level(section)
+        level = heading_level(section)
         section_kind = kind if n == 0 else {3: "subslide"}.get(level, "slide")
         headline, visual, prose = split_markdown(section)
         parts += [(headline, section_kind)] if headline else []
@@ -101,8 +104,8 @@ def _deck_markdown(cell: NotebookNode, kind: str) -> Iterator[NotebookNode]:
 def _sections(source: str) -> list[str]:
     """Split markdown at its headings: each heading starts a section."""
     sections: list[list[str]] = [[]]
-    for block in _blocks(source):
-        if _heading_level(block) and sections[-1]:
+    for block in paragraphs(source):
+        if heading_level(block) and sections[-1]:
             sections.append([])
         sections[-1].append(block)
     return ["\n\n".join(blocks) for blocks in sections if blocks]
@@ -119,7 +122,7 @@ def _paginate(cells: list[NotebookNode]) -> list[NotebookNode]:
     for cell in cells:
         kind = slide_type(cell)
         lines = height(cell) if kind not in ("skip", "notes") else 0
-        headed = cell.cell_type == "markdown" and bool(_heading_level(cell.source))
+        headed = cell.cell_type == "markdown" and bool(heading_level(cell.source))
         if (
             kind == "subslide"
             and headed
@@ -140,7 +143,7 @@ def _paginate(cells: list[NotebookNode]) -> list[NotebookNode]:
         elif kind == "subslide" and not headed and heading is not None:
             out.append(_headline(heading, cell))  # a slide that goes on
             cell.metadata["slideshow"] = {"slide_type": "-"}
-            used = _text_lines(heading) + lines
+            used = text_lines(heading) + lines
         elif kind in ("slide", "subslide"):
             used = lines
             if headed:
@@ -148,7 +151,7 @@ def _paginate(cells: list[NotebookNode]) -> list[NotebookNode]:
         elif kind in ("-", "fragment") and used + lines > MAX_LINES and used > 0:
             if heading is not None:  # the slide's headline, again
                 out.append(_headline(heading, cell))
-                used = _text_lines(heading)
+                used = text_lines(heading)
             else:
                 cell.metadata["slideshow"] = {"slide_type": "subslide"}
                 used = 0
@@ -180,11 +183,11 @@ def _lead_from_notes(cells: list[NotebookNode], bare: int | None) -> None:
         return
     first, _, rest = notes.source.strip().partition("\n\n")
     if re.match(r"\s*([*+-]|\d+\.) ", first):  # a list: all of it, or its first item
-        if _text_lines(first) > MAX_LINES // 2:
+        if text_lines(first) > MAX_LINES // 2:
             item = re.split(r"\n(?=[*+-] |\d+\. )", first)[0]
             first, rest = item, first[len(item) :] + "\n\n" + rest
-    elif _VISUAL.search(first) or len(_plain(first)) > 2 * LEAD_CHARS:
-        lead, tail = _lead(first, 2 * LEAD_CHARS)
+    elif VISUAL.search(first) or len(plain(first)) > 2 * LEAD_CHARS:
+        lead, tail = lead_sentence(first, 2 * LEAD_CHARS)
         first, rest = lead, tail + "\n\n" + rest
     if first:
         cells[bare].source += "\n\n" + first

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import re
+from dataclasses import dataclass, field
 from typing import Iterator
 
 from nbformat import NotebookNode, from_dict
@@ -117,54 +118,90 @@ def _paginate(cells: list[NotebookNode]) -> list[NotebookNode]:
     A slide left with its heading alone (a section of prose) shows the
     first paragraph of its notes too: no slide is a title alone.
     """
-    out: list[NotebookNode] = []
-    used, heading, bare = 0, None, None  # bare: index of a lone heading cell
+    pager = _Pager()
     for cell in cells:
+        pager.add(cell)
+    _lead_from_notes(pager.out, pager.bare)
+    return pager.out
+
+
+@dataclass
+class _Pager:
+    """The deck's cells so far, and what is on its current slide."""
+
+    out: list[NotebookNode] = field(default_factory=list)
+    #: Estimated lines of text on the current slide.
+    used: int = 0
+    #: The heading line of the current section, repeated where it goes on.
+    heading: str | None = None
+    #: The index in `out` of a heading cell alone on its slide, if any.
+    bare: int | None = None
+
+    def add(self, cell: NotebookNode) -> None:
+        """Append `cell`, typed anew where a slide is full or bare."""
         kind = slide_type(cell)
         lines = height(cell) if kind not in ("skip", "notes") else 0
         headed = cell.cell_type == "markdown" and bool(heading_level(cell.source))
-        if (
-            kind == "subslide"
-            and headed
-            and bare is not None
-            and not any(slide_type(c) == "notes" for c in out[bare + 1 :])
-        ):  # a heading alone, then a sub-heading: one slide
-            cell.metadata["slideshow"] = {"slide_type": "-"}
-            heading = cell.source.splitlines()[0]
-            used += lines
-            bare = len(out) if "\n" not in cell.source.strip() else None
-            out.append(cell)
-            continue
-        elif kind in ("slide", "subslide") and headed:
-            _lead_from_notes(out, bare)
-        if kind in ("-", "subslide", "fragment") and bare is not None and not headed:
-            cell.metadata["slideshow"] = {"slide_type": "-"}  # fill the bare slide
-            used += lines
-        elif kind == "subslide" and not headed and heading is not None:
-            out.append(_headline(heading, cell))  # a slide that goes on
-            cell.metadata["slideshow"] = {"slide_type": "-"}
-            used = text_lines(heading) + lines
-        elif kind in ("slide", "subslide"):
-            used = lines
-            if headed:
-                heading = cell.source.splitlines()[0]
-        elif kind in ("-", "fragment") and used + lines > MAX_LINES and used > 0:
-            if heading is not None:  # the slide's headline, again
-                out.append(_headline(heading, cell))
-                used = text_lines(heading)
-            else:
-                cell.metadata["slideshow"] = {"slide_type": "subslide"}
-                used = 0
-            used += lines
-        elif kind in ("-", "fragment"):
-            used += lines
+        if kind == "subslide" and headed and self._bare_without_notes():
+            self._join_bare(cell, lines)  # a heading alone, then a sub-heading
+            return
+        if kind in ("slide", "subslide") and headed:
+            _lead_from_notes(self.out, self.bare)
+        self._place(cell, kind, headed, lines)
         if kind in ("slide", "subslide"):
-            bare = len(out) if headed and "\n" not in cell.source.strip() else None
+            self.bare = len(self.out) if headed and _one_line(cell) else None
         elif kind not in ("skip", "notes"):
-            bare = None
-        out.append(cell)
-    _lead_from_notes(out, bare)
-    return out
+            self.bare = None
+        self.out.append(cell)
+
+    def _bare_without_notes(self) -> bool:
+        return self.bare is not None and not any(
+            slide_type(c) == "notes" for c in self.out[self.bare + 1 :]
+        )
+
+    def _join_bare(self, cell: NotebookNode, lines: int) -> None:
+        """Put a sub-heading on the slide of the heading alone before it."""
+        _typed(cell, "-")
+        self.heading = cell.source.splitlines()[0]
+        self.used += lines
+        self.bare = len(self.out) if _one_line(cell) else None
+        self.out.append(cell)
+
+    def _place(self, cell: NotebookNode, kind: str, headed: bool, lines: int) -> None:
+        """Count `cell`'s lines on its slide; continue a full slide on the next."""
+        if (
+            kind in ("-", "subslide", "fragment")
+            and self.bare is not None
+            and not headed
+        ):
+            _typed(cell, "-")  # fill the bare slide
+            self.used += lines
+        elif kind == "subslide" and not headed and self.heading is not None:
+            self.out.append(_headline(self.heading, cell))  # a slide that goes on
+            _typed(cell, "-")
+            self.used = text_lines(self.heading) + lines
+        elif kind in ("slide", "subslide"):
+            self.used = lines
+            if headed:
+                self.heading = cell.source.splitlines()[0]
+        elif (
+            kind in ("-", "fragment")
+            and self.used + lines > MAX_LINES
+            and self.used > 0
+        ):
+            if self.heading is not None:  # the slide's headline, again
+                self.out.append(_headline(self.heading, cell))
+                self.used = text_lines(self.heading)
+            else:
+                _typed(cell, "subslide")
+                self.used = 0
+            self.used += lines
+        elif kind in ("-", "fragment"):
+            self.used += lines
+
+
+def _one_line(cell: NotebookNode) -> bool:
+    return "\n" not in cell.source.strip()
 
 
 def _lead_from_notes(cells: list[NotebookNode], bare: int | None) -> None:

@@ -36,7 +36,11 @@ MAY_IMPORT = {
 }
 #: Packages whose public names are imported from the package itself
 #: (``from bnlesson.data import Batches``); their modules are their inside.
-FACADES = {"bnlesson.data", "bnlesson.plots", "bnlesson.check", "bnlesson.slides"}
+#: Lesson 08 is a package whose lesson imports every name from the package.
+FACADES = {
+    "bnlesson.data", "bnlesson.plots", "bnlesson.check", "bnlesson.slides",
+    "bnlesson.lesson08",
+}  # fmt: skip
 
 
 def module_name(path: Path) -> str:

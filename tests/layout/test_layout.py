@@ -36,10 +36,11 @@ MAY_IMPORT = {
 }
 #: Packages whose public names are imported from the package itself
 #: (``from bnlesson.data import Batches``); their modules are their inside.
-#: Lesson 08 is a package whose lesson imports every name from the package.
+#: Lessons 05 and 08 are packages whose lessons import names of their
+#: modules from the package (``from bnlesson.lesson05 import batch_statistics``).
 FACADES = {
     "bnlesson.data", "bnlesson.plots", "bnlesson.check", "bnlesson.slides",
-    "bnlesson.lesson08",
+    "bnlesson.lesson05", "bnlesson.lesson08",
 }  # fmt: skip
 
 

@@ -36,11 +36,11 @@ MAY_IMPORT = {
 }
 #: Packages whose public names are imported from the package itself
 #: (``from bnlesson.data import Batches``); their modules are their inside.
-#: Lessons 05 and 08 are packages whose lessons import names of their
+#: Lessons 05, 08 and 09 are packages whose lessons import names of their
 #: modules from the package (``from bnlesson.lesson05 import batch_statistics``).
 FACADES = {
     "bnlesson.data", "bnlesson.plots", "bnlesson.check", "bnlesson.slides",
-    "bnlesson.lesson05", "bnlesson.lesson08",
+    "bnlesson.lesson05", "bnlesson.lesson08", "bnlesson.lesson09",
 }  # fmt: skip
 
 

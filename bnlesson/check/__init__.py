@@ -13,11 +13,13 @@ recognises, with the relative error measured and the range expected.
 ``bn_backward(f)``       lesson 08's ``bn_backward`` or ``bn_backward_graph``
 =======================  =================================================
 
-A check for a new piece (group norm, say) is a module like ``forward.py``:
-probes, a reference in NumPy whose keywords make the mistakes, a dict of
-:class:`~bnlesson.check.report.Mistake` to those keywords, and a function
-that collects :class:`~bnlesson.check.report.Finding` s and hands them to
-:func:`~bnlesson.check.report.verdict`; then one import line here.
+A check for a new piece (group norm, say) is made like ``batch_norm``'s: a
+reference in NumPy whose keywords make the mistakes and a dict of
+:class:`~bnlesson.check.report.Mistake` to those keywords (``formula.py``),
+then probes and a function that collects
+:class:`~bnlesson.check.report.Finding` s and hands them to
+:func:`~bnlesson.check.report.verdict` (``forward.py``); then one import
+line here.
 """
 
 from bnlesson.check.backward import bn_backward

@@ -23,7 +23,7 @@ from functools import cache
 import numpy as onp
 from mxnet import np
 
-from bnlesson.check.forward import KEEPDIMS
+from bnlesson.check.formula import KEEPDIMS
 from bnlesson.check.report import (
     Finding,
     Mistake,

@@ -4,7 +4,7 @@ r"""The self-check of lesson 02's ``BatchNorm`` Block.
 input, trains it for a few steps inside ``autograd.record()`` on a device
 other than the CPU's default one (``cpu(1)`` stands in for a GPU, as in the
 lesson), predicts once and resets it, and compares every output and the
-moving statistics with the formula (:func:`bnlesson.check.forward.formula`,
+moving statistics with the formula (:func:`bnlesson.check.formula.formula`,
 Gluon's ``nn.BatchNorm``) in float64: after :math:`t` steps
 
 .. math:: \hat\mu_t = \lambda\hat\mu_{t-1} + (1 - \lambda)\mu_{B_t},
@@ -22,7 +22,7 @@ import mxnet as mx
 import numpy as onp
 from mxnet import autograd, np
 
-from bnlesson.check.forward import UPDATED_IN_PREDICTION, formula
+from bnlesson.check.formula import UPDATED_IN_PREDICTION, formula
 from bnlesson.check.report import (
     Finding,
     Mistake,

@@ -14,8 +14,9 @@ dicts, or objects with list attributes (a training run's ``loss``,
 :mod:`.bench`              the benchmark's report as bars
 :mod:`.cost`               lesson 04: cost per epoch beside test accuracy
 :mod:`.steps`              lesson 03's gradient norms and saturated sigmoids
-:mod:`.batchstats`         lesson 01's sliders: one example moved, the batch
+:mod:`.batchsliders`       lesson 01's sliders: one example moved, the batch
                            size against the noise, the momentum against the lag
+:mod:`.batchstats`         the numbers those sliders show, in NumPy
 :mod:`.sliders`            a figure under a slider (static when saved, live
                            in a kernel)
 =========================  ==================================================
@@ -25,7 +26,7 @@ The live plot that training draws is :mod:`bnlesson.training.live`; lesson
 here (``from bnlesson.plots import plot_curves``), not from their modules.
 """
 
-from .batchstats import batch_noise_slider, coupling_slider, momentum_slider
+from .batchsliders import batch_noise_slider, coupling_slider, momentum_slider
 from .bench import plot_bench
 from .cost import plot_cost
 from .curves import FIGSIZE, FMTS, METRICS, plot_curves, plot_gamma_beta, show_images

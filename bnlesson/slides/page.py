@@ -14,7 +14,7 @@ import jinja2
 from nbconvert import HTMLExporter, SlidesExporter
 from traitlets.config import Config
 
-from bnlesson.slides.rules import HIDE_INPUT_TAG
+from bnlesson.slides.measure import HIDE_INPUT_TAG
 
 MATHJAX_URL = "mathjax/MathJax.js?config=TeX-AMS_CHTML-full,Safe"
 REVEAL_URL = "reveal.js"

@@ -11,28 +11,32 @@ from __future__ import annotations
 
 import copy
 import re
+from dataclasses import dataclass, field
 from typing import Iterator
 
 from nbformat import NotebookNode, from_dict
 
-from bnlesson.slides.rules import (
-    _VISUAL,
-    FIGURE_CODE_LINES,
-    HIDE_INPUT_TAG,
+from bnlesson.slides.markdown import (
     LEAD_CHARS,
-    MAX_LINES,
-    _blocks,
-    _cleaned,
-    _heading_level,
-    _lead,
-    _plain,
-    _text_lines,
-    figures,
-    height,
-    slide_type,
-    slide_types,
+    VISUAL,
+    heading_level,
+    lead_sentence,
+    paragraphs,
+    plain,
     split_markdown,
 )
+from bnlesson.slides.measure import (
+    HIDE_INPUT_TAG,
+    MAX_LINES,
+    cleaned,
+    figures,
+    height,
+    text_lines,
+)
+from bnlesson.slides.rules import slide_type, slide_types
+
+#: A figure's code is shown when it has at most this many lines.
+FIGURE_CODE_LINES = 4
 
 
 def mark(nb: NotebookNode) -> NotebookNode:
@@ -57,7 +61,7 @@ def mark(nb: NotebookNode) -> NotebookNode:
     for cell, rule in zip(nb.cells, kinds):
         kind = slide_type(cell) or rule
         if cell.cell_type == "code":
-            cell = _cleaned(cell)
+            cell = cleaned(cell)
             if figures(cell) and len(cell.source.splitlines()) > FIGURE_CODE_LINES:
                 cell.metadata.setdefault("tags", []).append(HIDE_INPUT_TAG)
             cells.append(_typed(cell, kind))
@@ -81,7 +85,7 @@ def _deck_markdown(cell: NotebookNode, kind: str) -> Iterator[NotebookNode]:
         return
     parts = []
     for n, section in enumerate(_sections(cell.source)):
-        level = _heading_level(section)
+        level = heading_level(section)
         section_kind = kind if n == 0 else {3: "subslide"}.get(level, "slide")
         headline, visual, prose = split_markdown(section)
         parts += [(headline, section_kind)] if headline else []
@@ -101,8 +105,8 @@ def _deck_markdown(cell: NotebookNode, kind: str) -> Iterator[NotebookNode]:
 def _sections(source: str) -> list[str]:
     """Split markdown at its headings: each heading starts a section."""
     sections: list[list[str]] = [[]]
-    for block in _blocks(source):
-        if _heading_level(block) and sections[-1]:
+    for block in paragraphs(source):
+        if heading_level(block) and sections[-1]:
             sections.append([])
         sections[-1].append(block)
     return ["\n\n".join(blocks) for blocks in sections if blocks]
@@ -114,54 +118,90 @@ def _paginate(cells: list[NotebookNode]) -> list[NotebookNode]:
     A slide left with its heading alone (a section of prose) shows the
     first paragraph of its notes too: no slide is a title alone.
     """
-    out: list[NotebookNode] = []
-    used, heading, bare = 0, None, None  # bare: index of a lone heading cell
+    pager = _Pager()
     for cell in cells:
+        pager.add(cell)
+    _lead_from_notes(pager.out, pager.bare)
+    return pager.out
+
+
+@dataclass
+class _Pager:
+    """The deck's cells so far, and what is on its current slide."""
+
+    out: list[NotebookNode] = field(default_factory=list)
+    #: Estimated lines of text on the current slide.
+    used: int = 0
+    #: The heading line of the current section, repeated where it goes on.
+    heading: str | None = None
+    #: The index in `out` of a heading cell alone on its slide, if any.
+    bare: int | None = None
+
+    def add(self, cell: NotebookNode) -> None:
+        """Append `cell`, typed anew where a slide is full or bare."""
         kind = slide_type(cell)
         lines = height(cell) if kind not in ("skip", "notes") else 0
-        headed = cell.cell_type == "markdown" and bool(_heading_level(cell.source))
-        if (
-            kind == "subslide"
-            and headed
-            and bare is not None
-            and not any(slide_type(c) == "notes" for c in out[bare + 1 :])
-        ):  # a heading alone, then a sub-heading: one slide
-            cell.metadata["slideshow"] = {"slide_type": "-"}
-            heading = cell.source.splitlines()[0]
-            used += lines
-            bare = len(out) if "\n" not in cell.source.strip() else None
-            out.append(cell)
-            continue
-        elif kind in ("slide", "subslide") and headed:
-            _lead_from_notes(out, bare)
-        if kind in ("-", "subslide", "fragment") and bare is not None and not headed:
-            cell.metadata["slideshow"] = {"slide_type": "-"}  # fill the bare slide
-            used += lines
-        elif kind == "subslide" and not headed and heading is not None:
-            out.append(_headline(heading, cell))  # a slide that goes on
-            cell.metadata["slideshow"] = {"slide_type": "-"}
-            used = _text_lines(heading) + lines
-        elif kind in ("slide", "subslide"):
-            used = lines
-            if headed:
-                heading = cell.source.splitlines()[0]
-        elif kind in ("-", "fragment") and used + lines > MAX_LINES and used > 0:
-            if heading is not None:  # the slide's headline, again
-                out.append(_headline(heading, cell))
-                used = _text_lines(heading)
-            else:
-                cell.metadata["slideshow"] = {"slide_type": "subslide"}
-                used = 0
-            used += lines
-        elif kind in ("-", "fragment"):
-            used += lines
+        headed = cell.cell_type == "markdown" and bool(heading_level(cell.source))
+        if kind == "subslide" and headed and self._bare_without_notes():
+            self._join_bare(cell, lines)  # a heading alone, then a sub-heading
+            return
+        if kind in ("slide", "subslide") and headed:
+            _lead_from_notes(self.out, self.bare)
+        self._place(cell, kind, headed, lines)
         if kind in ("slide", "subslide"):
-            bare = len(out) if headed and "\n" not in cell.source.strip() else None
+            self.bare = len(self.out) if headed and _one_line(cell) else None
         elif kind not in ("skip", "notes"):
-            bare = None
-        out.append(cell)
-    _lead_from_notes(out, bare)
-    return out
+            self.bare = None
+        self.out.append(cell)
+
+    def _bare_without_notes(self) -> bool:
+        return self.bare is not None and not any(
+            slide_type(c) == "notes" for c in self.out[self.bare + 1 :]
+        )
+
+    def _join_bare(self, cell: NotebookNode, lines: int) -> None:
+        """Put a sub-heading on the slide of the heading alone before it."""
+        _typed(cell, "-")
+        self.heading = cell.source.splitlines()[0]
+        self.used += lines
+        self.bare = len(self.out) if _one_line(cell) else None
+        self.out.append(cell)
+
+    def _place(self, cell: NotebookNode, kind: str, headed: bool, lines: int) -> None:
+        """Count `cell`'s lines on its slide; continue a full slide on the next."""
+        if (
+            kind in ("-", "subslide", "fragment")
+            and self.bare is not None
+            and not headed
+        ):
+            _typed(cell, "-")  # fill the bare slide
+            self.used += lines
+        elif kind == "subslide" and not headed and self.heading is not None:
+            self.out.append(_headline(self.heading, cell))  # a slide that goes on
+            _typed(cell, "-")
+            self.used = text_lines(self.heading) + lines
+        elif kind in ("slide", "subslide"):
+            self.used = lines
+            if headed:
+                self.heading = cell.source.splitlines()[0]
+        elif (
+            kind in ("-", "fragment")
+            and self.used + lines > MAX_LINES
+            and self.used > 0
+        ):
+            if self.heading is not None:  # the slide's headline, again
+                self.out.append(_headline(self.heading, cell))
+                self.used = text_lines(self.heading)
+            else:
+                _typed(cell, "subslide")
+                self.used = 0
+            self.used += lines
+        elif kind in ("-", "fragment"):
+            self.used += lines
+
+
+def _one_line(cell: NotebookNode) -> bool:
+    return "\n" not in cell.source.strip()
 
 
 def _lead_from_notes(cells: list[NotebookNode], bare: int | None) -> None:
@@ -180,11 +220,11 @@ def _lead_from_notes(cells: list[NotebookNode], bare: int | None) -> None:
         return
     first, _, rest = notes.source.strip().partition("\n\n")
     if re.match(r"\s*([*+-]|\d+\.) ", first):  # a list: all of it, or its first item
-        if _text_lines(first) > MAX_LINES // 2:
+        if text_lines(first) > MAX_LINES // 2:
             item = re.split(r"\n(?=[*+-] |\d+\. )", first)[0]
             first, rest = item, first[len(item) :] + "\n\n" + rest
-    elif _VISUAL.search(first) or len(_plain(first)) > 2 * LEAD_CHARS:
-        lead, tail = _lead(first, 2 * LEAD_CHARS)
+    elif VISUAL.search(first) or len(plain(first)) > 2 * LEAD_CHARS:
+        lead, tail = lead_sentence(first, 2 * LEAD_CHARS)
         first, rest = lead, tail + "\n\n" + rest
     if first:
         cells[bare].source += "\n\n" + first

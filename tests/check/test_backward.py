@@ -8,7 +8,7 @@ import inspect
 import pytest
 
 import bnlesson.lesson08
-from bnlesson.check import backward, forward
+from bnlesson.check import backward, formula
 from bnlesson.check.backward import bn_backward
 
 
@@ -71,7 +71,7 @@ CASES = {
     "no keepdims": (
         "bn_backward",
         [("keepdims=True", "keepdims=False")],
-        forward.KEEPDIMS,
+        formula.KEEPDIMS,
     ),  # fmt: skip
 }
 

@@ -9,7 +9,7 @@ import pytest
 from mxnet import autograd
 
 import bnlesson.lesson02
-from bnlesson.check import block, forward
+from bnlesson.check import block, formula
 from bnlesson.check.block import batch_norm_block
 
 SOURCE = inspect.getsource(bnlesson.lesson02.BatchNorm)
@@ -50,7 +50,7 @@ CASES = {
             ),
             ("momentum=0.9,\n        )", "momentum=0.9,\n            )"),
         ],
-        forward.UPDATED_IN_PREDICTION,
+        formula.UPDATED_IN_PREDICTION,
     ),  # fmt: skip
     "left on the CPU": (
         [("if self.moving_mean.ctx != X.ctx:", "if False:")],

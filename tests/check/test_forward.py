@@ -12,7 +12,7 @@ from mxnet import autograd, np
 from mxnet.gluon import nn
 
 import bnlesson.lesson01
-from bnlesson.check import forward
+from bnlesson.check import formula, forward
 from bnlesson.check.forward import batch_norm as check_batch_norm
 from bnlesson.check.report import BOUND, error
 
@@ -40,7 +40,7 @@ REVERSED = [
     (MOVING_VAR, "moving_var = (1.0 - momentum) * moving_var + momentum * var"),
 ]
 CASES = {
-    "unbiased variance": ([UNBIASED], forward.UNBIASED),
+    "unbiased variance": ([UNBIASED], formula.UNBIASED),
     "unbiased moving variance": (
         [
             (
@@ -51,37 +51,37 @@ CASES = {
                 ),
             )
         ],
-        forward.UNBIASED_MOVING,
+        formula.UNBIASED_MOVING,
     ),  # fmt: skip
-    "momentum on the new value": (REVERSED, forward.MOMENTUM_NEW),
+    "momentum on the new value": (REVERSED, formula.MOMENTUM_NEW),
     "axis 0 only": (
         [("axes = (0,) if X.ndim == 2 else (0, 2, 3)", "axes = (0,)")],
-        forward.AXES,
+        formula.AXES,
     ),  # fmt: skip
     "all axes": (
         [("axes = (0,) if X.ndim == 2 else (0, 2, 3)", "axes = tuple(range(X.ndim))")],
-        forward.AXES,
+        formula.AXES,
     ),  # fmt: skip
     "no keepdims": (
         [
             ("X.mean(axis=axes, keepdims=True)", "X.mean(axis=axes)"),
             (VAR, "var = ((X - mean) ** 2).mean(axis=axes)"),
         ],
-        forward.KEEPDIMS,
+        formula.KEEPDIMS,
     ),  # fmt: skip
     "eps outside the root": (
         [
             ("np.sqrt(moving_var + eps)", "(np.sqrt(moving_var) + eps)"),
             ("np.sqrt(var + eps)", "(np.sqrt(var) + eps)"),
         ],
-        forward.EPS_OUTSIDE,
+        formula.EPS_OUTSIDE,
     ),  # fmt: skip
     "eps left out": (
         [
             ("np.sqrt(moving_var + eps)", "np.sqrt(moving_var)"),
             ("np.sqrt(var + eps)", "np.sqrt(var)"),
         ],
-        forward.EPS_MISSING,
+        formula.EPS_MISSING,
     ),
     "batch statistics in prediction": (
         [
@@ -92,7 +92,7 @@ CASES = {
                 "            X.var(axis=over, keepdims=True) + eps)",
             )
         ],
-        forward.BATCH_STATS_IN_PREDICTION,
+        formula.BATCH_STATS_IN_PREDICTION,
     ),
     "updated in prediction": (
         [
@@ -106,16 +106,16 @@ CASES = {
                 f"        {MOVING_MEAN}\n        {MOVING_VAR}",
             )
         ],
-        forward.UPDATED_IN_PREDICTION,
+        formula.UPDATED_IN_PREDICTION,
     ),  # fmt: skip
-    "batch of one accepted": ([("check_batch(X)  #", "#")], forward.ONE_ACCEPTED),
+    "batch of one accepted": ([("check_batch(X)  #", "#")], formula.ONE_ACCEPTED),
     "only the output returned": (
         [("return Y, moving_mean, moving_var", "return Y")],
-        forward.RETURNS,
+        formula.RETURNS,
     ),  # fmt: skip
     "moving statistics swapped": (
         [("return Y, moving_mean, moving_var", "return Y, moving_var, moving_mean")],
-        forward.RETURNS,
+        formula.RETURNS,
     ),  # fmt: skip
     "batch of one refused": (
         [
@@ -125,7 +125,7 @@ CASES = {
                 "    if not autograd.is_training():",
             )
         ],
-        forward.ONE_REFUSED,
+        formula.ONE_REFUSED,
     ),  # fmt: skip
 }
 
@@ -156,7 +156,7 @@ def test_two_mistakes_at_once_are_both_named():
         check_batch_norm(mistaken(UNBIASED, *REVERSED))
     named = [line for line in str(failed.value).splitlines() if "Looks like" in line]
     assert len(named) == 2
-    assert forward.UNBIASED.name in named[0] and forward.MOMENTUM_NEW.name in named[1]
+    assert formula.UNBIASED.name in named[0] and formula.MOMENTUM_NEW.name in named[1]
 
 
 def test_an_unknown_mistake_still_fails_with_the_error_and_its_range():
@@ -222,6 +222,6 @@ def test_no_prediction_branch_is_three_mistakes_named():
     named = {line for line in str(failed.value).splitlines() if "Looks like" in line}
     assert named == {
         f"* Looks like {m.name}: {m.advice}"
-        for m in (forward.BATCH_STATS_IN_PREDICTION, forward.UPDATED_IN_PREDICTION,
-                  forward.ONE_REFUSED)
+        for m in (formula.BATCH_STATS_IN_PREDICTION, formula.UPDATED_IN_PREDICTION,
+                  formula.ONE_REFUSED)
     }  # fmt: skip

@@ -36,7 +36,13 @@ MAY_IMPORT = {
 }
 #: Packages whose public names are imported from the package itself
 #: (``from bnlesson.data import Batches``); their modules are their inside.
-FACADES = {"bnlesson.data", "bnlesson.plots", "bnlesson.check"}
+#: Lessons 03, 05, 08 and 09 are packages whose lessons import names of their
+#: modules from the package (``from bnlesson.lesson03 import train``).
+FACADES = {
+    "bnlesson.data", "bnlesson.plots", "bnlesson.check", "bnlesson.slides",
+    "bnlesson.lesson03", "bnlesson.lesson05", "bnlesson.lesson08",
+    "bnlesson.lesson09",
+}  # fmt: skip
 
 
 def module_name(path: Path) -> str:

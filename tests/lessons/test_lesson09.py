@@ -37,7 +37,8 @@ from bnlesson.lesson09.inside import (
     saturated_fraction,
     update_ratio,
 )
-from bnlesson.lesson09.runs import Watch, instability, train_early, train_watching
+from bnlesson.lesson09.recorders import Watch
+from bnlesson.lesson09.runs import instability, train_early, train_watching
 from bnlesson.training.divergence import TrainingDiverged
 
 import tinymlp

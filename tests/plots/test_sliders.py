@@ -18,14 +18,16 @@ from mxnet import autograd, np
 
 from bnlesson.lesson01 import batch_norm
 from bnlesson.plots import SliderFigure
-from bnlesson.plots.batchstats import (
+from bnlesson.plots.batchsliders import (
     batch_noise_slider,
-    batch_statistics,
-    batches_for_share,
     coupling_slider,
     draw_coupling,
-    mean_noise,
     momentum_slider,
+)
+from bnlesson.plots.batchstats import (
+    batch_statistics,
+    batches_for_share,
+    mean_noise,
     moving_average,
     normalize,
     settled_noise,

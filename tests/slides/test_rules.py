@@ -5,6 +5,8 @@ import base64
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
+from bnlesson.slides import markdown as slide_markdown
+from bnlesson.slides import measure as slide_measure
 from bnlesson.slides import paging as slide_paging
 from bnlesson.slides import rules as slide_rules
 
@@ -130,7 +132,7 @@ def test_a_widget_shows_its_static_figure_not_its_text():
     widget = new_output(
         "display_data",
         data={
-            slide_rules.WIDGET_MIME: {"model_id": "abc", "version_major": 2},
+            slide_measure.WIDGET_MIME: {"model_id": "abc", "version_major": 2},
             "text/plain": "interactive(children=(FloatSlider(value=1.0),))",
         },
     )
@@ -160,7 +162,7 @@ def test_a_log_tagged_for_nbval_keeps_its_last_lines():
 def test_math_and_code_blocks_are_never_split():
     math = "$$\n" + "\n\n".join(f"x_{i}" for i in range(60)) + "\n$$"
     code = "```\n" + "\n\n".join(f"x = {i}" for i in range(60)) + "\n```"
-    headline, visual, prose = slide_rules.split_markdown(
+    headline, visual, prose = slide_markdown.split_markdown(
         f"## H\n\n{math}\n\nSome prose here. And more.\n\n{code}"
     )
     assert headline == "## H\n\nSome prose here."  # the lead sentence

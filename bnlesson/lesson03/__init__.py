@@ -3,25 +3,30 @@
 Every variant has the same layers in the same order; only the normalization
 inserted between each convolutional or dense layer and its sigmoid differs,
 so training curves of the variants compare batch norm and nothing else.
-:func:`train` is the loop the lesson shows (the lecture's ``d2l.train_ch5``,
-``train_ch6`` in d2l 1.0).
+The networks are here; :func:`train`, the loop the lesson shows (the
+lecture's ``d2l.train_ch5``, ``train_ch6`` in d2l 1.0), is in
+:mod:`bnlesson.lesson03.training`, and :func:`first_steps`, the first
+steps' gradients and saturated sigmoids, in
+:mod:`bnlesson.lesson03.firststeps`; both are importable from here.
 """
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from typing import Callable
 
-import pandas as pd
-from mxnet import autograd, gluon
 from mxnet.gluon import nn
 
-from bnlesson.core.config import default_device, device_or_default
 from bnlesson.lesson02 import CHANNELS_LAST_HINT, BatchNorm
-from bnlesson.training.bookkeeping import TrainingLog, check_training
+from bnlesson.lesson03.firststeps import SATURATED, FirstSteps, first_steps
+from bnlesson.lesson03.training import train
 from bnlesson.training.history import warn_if_unfinished
-from bnlesson.training.loop import StepLog, Watcher, sgd_steps
-from bnlesson.training.metrics import evaluate_accuracy
-from bnlesson.training.sgd import initialize, sgd_setup
+
+__all__ = [
+    "BATCHNORM_TYPES", "LENET_INPUT", "NORMS", "NORM_LAYERS", "SATURATED",
+    "FirstSteps", "HybridLeNet", "LeNet", "NormMaker", "batchnorm_layers",
+    "check_lenet_input", "first_steps", "lenet", "norm_maker", "sequential",
+    "train",
+]  # fmt: skip
 
 #: ``make(num_features, num_dims)`` builds one normalization layer.
 NormMaker = Callable[[int, int], nn.Block]
@@ -241,159 +246,3 @@ def _batchnorm_layers(net: nn.Block) -> list:
     # Gluon 1.x has no public accessor for the children of an arbitrary
     # Block; `_children` is the ordered dict that `Sequential` itself uses.
     return [bn for child in net._children.values() for bn in _batchnorm_layers(child)]
-
-
-# Shown in lesson 03, "The training loop"; tests/lessons/test_lesson03_train.py
-# proves that both give the same history.
-def train(net, train_iter, test_iter, num_epochs, lr, device=None, *,
-          verbose=True, plot=None, name=None, title=None):  # fmt: skip
-    r"""Train `net` by minibatch SGD, one line per epoch (the lecture's `train_ch5`).
-
-    The lecture's ``d2l.train_ch5`` (``train_ch6`` in d2l 1.0), initializing
-    inside: `net` gets fresh Xavier weights and moving statistics on `device`
-    (default :func:`~bnlesson.core.config.default_device`); each step on a
-    batch of size :math:`b` updates every parameter by
-
-    .. math:: w \leftarrow w - \frac{\eta}{b} \sum_{i=1}^{b} \nabla_w \ell_i
-
-    (:math:`\eta` = `lr`, :math:`\ell_i` the softmax cross-entropy). After
-    each epoch the test accuracy is measured in prediction mode and, if
-    `verbose`, one line printed (``time``: the epoch's training only), e.g.
-    ``epoch 1, loss 0.6847, train acc 0.752, test acc 0.792, time 3.7 sec``.
-    `train_iter` and `test_iter` (a list, a ``DataLoader``, a
-    :class:`bnlesson.data.Batches`) are iterated once per epoch. `plot`: a
-    live plot titled `title` (None: in a notebook); `name` labels the
-    returned History. The bookkeeping is
-    :class:`bnlesson.training.bookkeeping.TrainingLog`.
-
-    Raises
-    ------
-    ValueError
-        For a bad `num_epochs` or `lr`, an empty or one-shot `train_iter` or
-        `test_iter` (before training), or an epoch without batches.
-    bnlesson.training.divergence.TrainingDiverged
-        If an epoch's loss, or a weight after its last update, is NaN or
-        infinite; it says whether the inputs, the loss or the parameters went
-        non-finite first, in which batch, and carries the epochs before.
-
-    A run stopped before its end (an error, Ctrl-C) leaves `net` half-trained
-    and saying so: :func:`batchnorm_layers` warns where the run stopped, and
-    :func:`bnlesson.training.history.progress_of` gives the finished epochs.
-    """
-    check_training(train_iter, test_iter, num_epochs, lr)  # before any epoch
-    device = default_device() if device is None else device
-    initialize(net, device)  # fresh Xavier weights and moving statistics
-    trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": lr})
-    loss = gluon.loss.SoftmaxCrossEntropyLoss()
-    log = TrainingLog(net, num_epochs, lr, device, name=name, plot=plot, title=title)
-    for epoch in range(1, num_epochs + 1):
-        log.start_epoch()  # starts the clock
-        loss_sum, correct, n = 0, 0, 0
-        for X, y in train_iter:
-            X, y = X.as_in_ctx(device), y.as_in_ctx(device)
-            with autograd.record():
-                y_hat = net(X)
-                l = loss(y_hat, y)
-            l.backward()
-            trainer.step(X.shape[0])
-            # Arrays on the device: adding them does not wait for the device.
-            loss_sum += l.sum()
-            correct += (y_hat.argmax(axis=1).astype(y.dtype) == y).sum()
-            n += X.shape[0]
-            log.step(X, l)  # notes what went NaN first, should anything
-        # Reads the sums once; stops if the loss or a weight is not finite.
-        train_loss, train_acc, seconds = log.end_epoch(loss_sum, correct, n)
-        test_acc = evaluate_accuracy(net, test_iter, device)
-        log.add(train_loss, train_acc, test_acc, seconds)  # record and plot
-        if verbose:
-            print(f"epoch {epoch}, loss {train_loss:.4f}, "
-                  f"train acc {train_acc:.3f}, test acc {test_acc:.3f}, "
-                  f"time {seconds:.1f} sec", flush=True)  # fmt: skip
-    return log.history
-
-
-#: A sigmoid output outside [0.05, 0.95] is saturated: there its slope
-#: s(1 - s) is below 0.0475, under a fifth of its peak of 0.25 at s = 0.5.
-SATURATED = 0.05
-
-
-class FirstSteps(NamedTuple):
-    """What :func:`first_steps` measured: a table per quantity, a row per step."""
-
-    grad_norms: pd.DataFrame
-    saturated: pd.DataFrame
-    weight_norms: pd.DataFrame
-
-    @property
-    def relative(self) -> pd.DataFrame:
-        r"""Gradient norm over weight norm, comparable across layers."""
-        return self.grad_norms / self.weight_norms
-
-
-def first_steps(net, train_iter, lr: float, num_steps: int, device=None) -> FirstSteps:
-    r"""Weight-gradient norms, weight norms and saturated sigmoids over the first steps.
-
-    Trains `net` as :func:`train` does for the first `num_steps` batches of
-    `train_iter` (:func:`bnlesson.training.loop.sgd_steps`) and records, at
-    each step before the update, per convolutional or dense layer the norms
-    :math:`\lVert \nabla_W \ell \rVert_2` (mean loss) and
-    :math:`\lVert W \rVert_2`, and per sigmoid the fraction of outputs
-    :math:`s < 0.05` or :math:`s > 0.95` (:data:`SATURATED`).
-
-    Returns
-    -------
-    FirstSteps
-        Indexed by ``step`` (from 1): ``grad_norms`` and ``weight_norms``, a
-        column per weight layer (``"conv 1"`` ... ``"dense 3"``),
-        ``saturated``, a column per sigmoid (``"sigmoid 1"`` ...).
-
-    Raises
-    ------
-    bnlesson.training.divergence.TrainingDiverged
-        At the first step whose loss is not finite; its ``history`` holds
-        the tables so far, that step included.
-    """
-    device = device_or_default(device)
-    trainer, loss = sgd_setup(net, lr, device)
-    watcher = _FirstSteps(net)
-    sgd_steps(net, train_iter, num_steps, trainer, loss, device, watcher=watcher,
-              forward=watcher.forward, mean=True)  # fmt: skip
-    return watcher.frames()
-
-
-class _FirstSteps(Watcher):
-    """:func:`first_steps`' watcher: norms and saturation before the updates."""
-
-    def __init__(self, net):
-        self.net, self.log, self.sigmoids = net, StepLog(), []
-        self.weighted = [b for b in net if isinstance(b, (nn.Conv2D, nn.Dense))]
-        kinds = ["conv" if isinstance(b, nn.Conv2D) else "dense" for b in self.weighted]
-        self.names = [f"{n} {kinds[: i + 1].count(n)}" for i, n in enumerate(kinds)]
-
-    def forward(self, X):
-        """The net's scores, keeping every sigmoid's output on the way."""
-        out, self.sigmoids = X, []
-        for block in self.net:
-            out = block(out)
-            if isinstance(block, nn.Activation):
-                self.sigmoids.append(out)
-        return out
-
-    def before_update(self, step: int, loss) -> None:
-        weights = [b.weight for b in self.weighted]
-        norm = lambda a: float((a**2).sum() ** 0.5)  # noqa: E731
-        self.log.add("grad_norms", step, [norm(w.grad()) for w in weights])
-        self.log.add("weight_norms", step, [norm(w.data()) for w in weights])
-        self.log.add("saturated", step, [
-            float(((s < SATURATED) | (s > 1 - SATURATED)).mean()) for s in self.sigmoids
-        ])  # fmt: skip
-
-    def so_far(self):
-        return self.frames() if "grad_norms" in self.log else None
-
-    def frames(self) -> FirstSteps:
-        """The norms and saturated fractions, one row per step."""
-        sigmoids = [f"sigmoid {i}" for i in range(1, len(self.sigmoids) + 1)]
-        return FirstSteps(self.log.frame("grad_norms", self.names),
-                          self.log.frame("saturated", sigmoids),
-                          self.log.frame("weight_norms", self.names))  # fmt: skip

@@ -64,7 +64,7 @@ def figures(cell: NotebookNode) -> list[bytes]:
     ]
 
 
-def _figure_heights(cell: NotebookNode) -> list[int]:
+def figure_heights(cell: NotebookNode) -> list[int]:
     """Each figure's height in CSS pixels: a 2x (retina) PNG says its own."""
     heights = []
     for out in cell.get("outputs", []):
@@ -94,7 +94,7 @@ def height(cell: NotebookNode) -> int:
             lines += text_lines(out.data.get("text/plain", "")) + 2
         elif "text/plain" in out.get("data", {}) and "image/png" not in out.data:
             lines += text_lines(out.data["text/plain"])
-    for pixels in _figure_heights(cell):
+    for pixels in figure_heights(cell):
         lines += math.ceil(pixels / 100 * FIGURE_LINES_PER_100PX)
     return lines
 

@@ -197,7 +197,7 @@ def test_the_live_training_plot_takes_its_shown_height_not_its_pixels():
     one_x = io.BytesIO()
     board.fig.savefig(one_x, format="png", bbox_inches="tight")
     one_x_height = struct.unpack(">I", one_x.getvalue()[20:24])[0]
-    (shown,) = slide_rules._figure_heights(new_code_cell("train()", outputs=sent))
+    (shown,) = slide_measure.figure_heights(new_code_cell("train()", outputs=sent))
     assert abs(shown - one_x_height) <= 1, (shown, one_x_height)
     png = base64.b64decode(sent[0].data["image/png"])
     assert struct.unpack(">I", png[20:24])[0] >= 2 * shown

@@ -20,6 +20,7 @@ import numpy
 import pytest
 
 from bnlesson.env import compat, install
+from bnlesson.env import restored as env_restored
 
 NEEDED = compat.missing_names(numpy)  # [] with the pinned numpy 1.23.5
 
@@ -80,12 +81,12 @@ def test_the_scan_sees_what_mxnet_is_known_to_read(reads):
 
 
 def test_only_names_mxnet_reads_are_restored(reads):
-    assert sorted(set(compat.RESTORED) - set(reads)) == []
+    assert sorted(set(env_restored.RESTORED) - set(reads)) == []
 
 
 def test_every_name_mxnet_reads_is_in_numpy_or_restored(reads):
     lacking = {n: sorted(f) for n, f in reads.items()
-               if not hasattr(numpy, n) and n not in compat.RESTORED}  # fmt: skip
+               if not hasattr(numpy, n) and n not in env_restored.RESTORED}  # fmt: skip
     assert lacking == {}, f"numpy {numpy.__version__} lacks, unrestored: {lacking}"
 
 
@@ -116,7 +117,7 @@ def test_no_names_are_missing_from_the_pinned_numpy():
 
 
 def restored(name: str, np=numpy):
-    return compat.RESTORED[name](np)
+    return env_restored.RESTORED[name](np)
 
 
 def test_restored_functions_compute_what_numpy_1_23_did():
@@ -178,7 +179,7 @@ print(json.dumps({{
 def test_plain_import_mxnet_in_a_fresh_interpreter(first):
     if install.installed_pth() is None:
         pytest.fail("bnlesson-mxnet-compat.pth is not installed: run make env")
-    result = run(PROBE.format(first=first, names=sorted(compat.RESTORED)))
+    result = run(PROBE.format(first=first, names=sorted(env_restored.RESTORED)))
     assert result.returncode == 0, result.stderr[-2000:]
     seen = json.loads(result.stdout.splitlines()[-1])
     assert seen["same_hasattr"] and seen["new_non_modules"] == []
@@ -232,7 +233,7 @@ def fake_multiarray():
 
 def test_split_gets_python_ints_whatever_integers_it_is_called_with():
     multiarray, received = fake_multiarray()
-    compat.split_at_python_ints(multiarray)
+    env_restored.split_at_python_ints(multiarray)
     fixed = multiarray.split
     assert fixed.__name__ == "split" and fixed.__doc__ == "MXNet's split."
     assert fixed("X", indices_or_sections=[numpy.int64(128)], axis=1) == ("X", 1)
@@ -243,7 +244,7 @@ def test_split_gets_python_ints_whatever_integers_it_is_called_with():
     assert received[2] == 4
     with pytest.raises(TypeError):
         fixed("X", [1.5])  # a float split point stays an error
-    compat.split_at_python_ints(multiarray)  # a second time changes nothing
+    env_restored.split_at_python_ints(multiarray)  # a second time changes nothing
     assert multiarray.split is fixed
 
 
@@ -299,7 +300,7 @@ def test_split_and_load_under_numpy_2(fixed):
         pytest.skip("no Python with numpy 2 here: no .venv-3.13 (make PY=3.13 env)")
     # The whole layer off, MXNet does not import on numpy 2 at all; emptying
     # the fixes keeps the numpy view and shows the bug the fix is for.
-    unfix = "from bnlesson.env import compat; compat.NUMPY2_FIXES.clear()"
+    unfix = "from bnlesson.env import restored; restored.NUMPY2_FIXES.clear()"
     code = SPLIT_PROBE.format(unfix="" if fixed else unfix)
     root = str(Path(__file__).resolve().parents[2])
     result = subprocess.run([python, "-c", code],

@@ -19,7 +19,7 @@ from typing import Any
 from bnlesson.core import config
 
 #: Fast mode keeps the first N examples of every class (a fixed, balanced subset).
-FAST_TRAIN_PER_CLASS = 256
+FAST_TRAIN_PER_CLASS = 128
 FAST_TEST_PER_CLASS = 100
 #: ``per_class`` in fast mode: the loader's fast subset (training, test).
 FAST_DATA = (FAST_TRAIN_PER_CLASS, FAST_TEST_PER_CLASS)
@@ -78,7 +78,7 @@ SMALLER: dict[str, dict[str, dict[str, Any]]] = {
     # ---- 04 solutions ----
     "04 solutions": {
         "live": {"per_class": (1000, 300), "num_train": 10_000},
-        "fast": {"per_class": FAST_DATA, "repeat": 2, "num_train": 2_560},
+        "fast": {"per_class": FAST_DATA, "repeat": 2, "num_train": 1_280},
     },
     # ---- 05 ----
     "05": {

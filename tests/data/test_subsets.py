@@ -19,7 +19,7 @@ def test_fast_mode_subset_is_fixed_and_balanced(monkeypatch, capsys):
     monkeypatch.setenv("BNLESSON_FAST", "1")
     train, test = data.load_data_fashion_mnist(256)
     assert capsys.readouterr().out == (
-        "Fashion-MNIST: 2560 training and 1000 test images "
+        "Fashion-MNIST: 1280 training and 1000 test images "
         "(fast mode: a class-balanced subset, at most 1 epoch)\n"
     )
     assert onp.bincount(train.y).tolist() == [sizes.FAST_TRAIN_PER_CLASS] * 10
@@ -80,7 +80,7 @@ def test_live_subset_is_the_first_images_of_each_class(monkeypatch, capsys):
 
 
 def test_the_live_subset_applies_only_in_live_mode(monkeypatch):
-    for mode, size in [("full", 60000), ("fast", 2560)]:
+    for mode, size in [("full", 60000), ("fast", 1280)]:
         monkeypatch.setenv("BNLESSON_MODE", mode)
         train, _ = data.load_data_fashion_mnist(
             256, verbose=False, live_per_class=(3, 2)

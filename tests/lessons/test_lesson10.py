@@ -22,7 +22,6 @@ from bnlesson.lesson10 import (
     standardize,
     step_time,
     sync_batch_norm,
-    train_on_workers,
 )
 from bnlesson.lesson10.launcher import (
     WorkerFailed,
@@ -232,22 +231,10 @@ def test_killing_a_real_worker_mid_run_leaves_nothing_and_frees_the_port(tmp_pat
     assert port_is_free(cluster.port)
 
 
-@pytest.mark.slow
-def test_bad_data_on_one_worker_names_it_with_the_end_of_its_log():
-    with pytest.raises(WorkerFailed, match="worker 1") as caught:
-        train_on_workers(2, 1, 64, 0.5, per_class=(20, 10), bad_worker=1, timeout=120)
-    assert "channel axis" in caught.value.tail
-
-
-@pytest.mark.slow
-def test_workers_share_weights_and_keep_their_own_statistics():
-    results = train_on_workers(2, 1, 64, 0.5, per_class=(40, 10), timeout=120)
-    assert [r["rank"] for r in results] == [0, 1]
-    assert all(r["batch_size"] == 32 and r["steps"] == 6 for r in results)
-    w0, w1 = (onp.array(r["conv_weight"]) for r in results)
-    assert onp.abs(w0 - w1).max() == 0  # the same updates on both
-    m0, m1 = (onp.array(r["running_mean"]) for r in results)
-    assert onp.abs(m0 - m1).max() > 1e-4  # statistics of different images
+# A real cluster's two outcomes, a worker whose data is bad (named, with the
+# end of its log) and two workers with the same weights and their own
+# running statistics, are checked where the lesson shows them: the hidden
+# check cells after lesson 10's cluster runs, which make test executes.
 
 
 def test_step_time_times_both_layers_and_the_gradients_arrive():

@@ -56,14 +56,17 @@ DEVICE ?=
 DEVICE_ENV := $(if $(DEVICE),BNLESSON_DEVICE=$(DEVICE) )
 # pytest-style extra arguments, e.g. make test ARGS="-k data -x"
 ARGS ?=
-# make test, unit and lesson run pytest on every core (pytest-xdist), at most
-# 4 workers (each holds MXNet, and a notebook's kernel besides); JOBS=0 runs
-# in one process. All cells of a notebook go to one worker, which runs them in
-# one kernel (--dist loadfile; make unit, without notebooks, hands out single
-# tests); each worker and kernel gets one OpenMP thread, so that the workers do
-# not fight over the cores.
+# make test, unit and lesson run pytest on every core (pytest-xdist) with one
+# worker more than the cores, at most 4 (each holds MXNet, and a notebook's
+# kernel besides): the browser tests spend much of their time waiting on the
+# browser's timers (MathJax, reveal.js, Lab), and the extra worker uses the
+# core they leave idle (on 2 cores make test took 264 s with 3 workers, 284 s
+# with 2). JOBS=0 runs in one process. All cells of a notebook go to one
+# worker, which runs them in one kernel (--dist loadfile; make unit, without
+# notebooks, hands out single tests); each worker and kernel gets one OpenMP
+# thread, so that the workers do not fight over the cores.
 JOBS ?= $(shell n=$$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2); \
-	echo $$(( n < 4 ? n : 4 )))
+	echo $$(( n + 1 < 4 ? n + 1 : 4 )))
 PYTEST = $(DEVICE_ENV)BNLESSON_FAST=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q \
 	-p no:cacheprovider -n $(JOBS)
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg
@@ -193,17 +196,20 @@ browser:
 		|| echo "apt-get failed; the slides test will skip its browser check"; \
 	fi
 
-# The notebooks first: the longest items start early, the short unit tests
-# fill the workers at the end. nbval runs each notebook a second time in the
-# same kernel after its last cell (conftest.py).
+# The long files first, in the order conftest.py's longest_first gives
+# (pytest-xdist's own reordering, by number of tests, would start the Lab
+# and browser tests last): the short unit tests fill the workers at the end.
+# nbval runs each notebook a second time in the same kernel after its last
+# cell (conftest.py).
+LOADFILE := --dist loadfile --no-loadscope-reorder
 test: setup browser
-	$(PYTEST) --dist loadfile $(NOTEBOOKS) tests $(NBVAL) $(ARGS)
+	$(PYTEST) $(LOADFILE) $(NOTEBOOKS) tests $(NBVAL) $(ARGS)
 
 unit: setup
 	$(PYTEST) --dist load tests -m "not slow" $(ARGS)
 
 lesson: setup
-	$(PYTEST) --dist loadfile $(filter notebooks/$(N)_%,$(NOTEBOOKS)) $(filter notebooks/solutions/$(N)_%,$(NOTEBOOKS)) \
+	$(PYTEST) $(LOADFILE) $(filter notebooks/$(N)_%,$(NOTEBOOKS)) $(filter notebooks/solutions/$(N)_%,$(NOTEBOOKS)) \
 		tests $(NBVAL) -m "lesson(number=$(patsubst 0%,%,$(N)))" $(ARGS)
 
 # Each executed notebook loses the timestamps nbconvert writes into its cells

@@ -6,6 +6,8 @@ folders:
 * ``lesson(number=N)``: a marker on every test of lesson N, so that
   ``make lesson N=03`` (``-m "lesson(number=3)"``) picks the lesson's
   notebook, its solutions and its tests. See ``lesson_of``.
+* Long files first (``longest_first``), for pytest-xdist's ``--dist
+  loadfile``.
 * A second pass of every notebook nbval runs: after the last cell of a
   notebook, the item ``runs twice in one kernel`` executes all its code cells
   again in nbval's kernel, as a student does who re-runs everything without a
@@ -58,6 +60,26 @@ def pytest_collection_modifyitems(config, items):
         number = lesson_of(item)
         if number is not None and item.get_closest_marker("lesson") is None:
             item.add_marker(pytest.mark.lesson(number=number))
+    longest_first(items)
+
+
+def longest_first(items) -> None:
+    """Order the files so that the long ones start first (in place, stable).
+
+    With ``--dist loadfile`` pytest-xdist hands out whole files in collection
+    order (``make test`` turns off its own reordering, by number of tests,
+    which would start a Lab or browser test of one or two tests last and
+    leave the other worker idle while it runs). First the files with a slow
+    test (a browser, Lab, nbgrader, a cluster of processes), then the
+    notebooks, then the rest: the short unit tests fill the workers at the end.
+    """
+    rank: dict[str, int] = {}
+    for item in items:
+        path = str(item.path)
+        slow = item.get_closest_marker("slow") is not None
+        kind = 0 if slow else 1 if path.endswith(".ipynb") else 2
+        rank[path] = min(rank.get(path, kind), kind)
+    items.sort(key=lambda item: rank[str(item.path)])
 
 
 # --- the second pass of each notebook ----------------------------------------

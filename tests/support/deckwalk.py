@@ -100,7 +100,12 @@ return {at: at.h + '/' + at.v + '/' + (at.f === undefined ? '' : at.f),
         last: Reveal.isLastSlide() && !Reveal.availableFragments().next};
 }
 const answer = () => setTimeout(() => done(state()), 10);
-if (window.MathJax && MathJax.Hub) { MathJax.Hub.Queue(answer); } else { answer(); }
+// MathJax 2 typesets a slide through its queue (reveal's math plugin queues
+// the slide it shows): wait behind the queue while it holds work; an idle
+// queue answers at once (its callback would come about 0.1 s later).
+const queue = window.MathJax && MathJax.Hub && MathJax.Hub.queue;
+const busy = queue && (queue.running || queue.pending || queue.queue.length);
+if (busy) { MathJax.Hub.Queue(answer); } else { answer(); }
 """
 
 

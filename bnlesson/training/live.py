@@ -11,9 +11,6 @@ sharp when a deck or a projector enlarges it.
 
 from __future__ import annotations
 
-import base64
-import io
-import struct
 from typing import Callable, Sequence
 
 from d2l import mxnet as d2l
@@ -42,30 +39,18 @@ def _ipython_display(obj, **kwargs):
     return display(obj, **kwargs)
 
 
-def png_size(png: bytes) -> tuple[int, int]:
-    """Return the (width, height) in pixels of the PNG image `png`."""
-    # The IHDR chunk comes first, right after the 8-byte signature.
-    return struct.unpack(">II", png[16:24])
-
-
 def _png_bundle(fig: Figure) -> tuple[dict, dict]:
     """Return `fig` as a retina PNG: the display data and its metadata.
 
-    As IPython's ``retina_figure`` does: the PNG is drawn at twice the
-    figure's dpi, and the metadata asks for half its pixel size,
-    ``(w // 2, h // 2)``: the size of the 1x image, to a pixel (the tight
-    bounding box is measured at each dpi, and text measures a little
-    differently at 2x).
+    IPython's ``retina_figure``, which the inline backend's "retina" format
+    uses: the PNG drawn at twice the figure's dpi, and metadata that asks for
+    half its pixel size.
     """
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", bbox_inches="tight", dpi=2 * fig.dpi)
-    png = buffer.getvalue()
-    width, height = png_size(png)
-    data = {
-        "image/png": base64.b64encode(png).decode("ascii"),
-        "text/plain": repr(fig),  # e.g. "<Figure size 350x250 with 1 Axes>"
-    }
-    return data, {"image/png": {"width": width // 2, "height": height // 2}}
+    from IPython.core.pylabtools import retina_figure
+
+    png, metadata = retina_figure(fig, base64=True)
+    data = {"image/png": png, "text/plain": repr(fig)}  # "<Figure size 350x250 ...>"
+    return data, {"image/png": metadata}
 
 
 class LivePlot:
